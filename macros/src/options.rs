@@ -1,0 +1,63 @@
+//! The attribute's arguments: `init = path` and `crate = "path"`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::spanned::Spanned;
+
+const ACCEPTED: &str =
+    "the accepted options are `init = path_to_async_fn` and `crate = \"path::to::lamina\"`";
+
+pub(crate) struct Options {
+    /// The state initializer, with the span of the `init` key for errors about it.
+    pub(crate) init: Option<(syn::Path, Span)>,
+    /// Where the `lamina` crate is, for crates that re-export it.
+    pub(crate) krate: syn::Path,
+}
+
+impl Options {
+    pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
+        let mut init = None;
+        let mut krate: Option<syn::Path> = None;
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("init") {
+                if init.is_some() {
+                    return Err(meta.error("`init` is set multiple times; give it once"));
+                }
+                let key_span = meta.path.span();
+                let value = meta.value().map_err(|_| {
+                    meta.error("`init` needs a function: write `init = build_state`")
+                })?;
+                let path: syn::Path = value.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`init` takes the path of an `async fn` returning `Result<State, Error>`, written without quotes: `init = build_state`",
+                    )
+                })?;
+                init = Some((path, key_span));
+                Ok(())
+            } else if meta.path.is_ident("crate") {
+                if krate.is_some() {
+                    return Err(meta.error("`crate` is set multiple times; give it once"));
+                }
+                let text: syn::LitStr = meta.value()?.parse()?;
+                krate = Some(text.parse().map_err(|_| {
+                    syn::Error::new(
+                        text.span(),
+                        "`crate` takes a path in quotes: `crate = \"my_sdk::lamina\"`",
+                    )
+                })?);
+                Ok(())
+            } else {
+                let name = meta
+                    .path
+                    .get_ident()
+                    .map_or_else(|| "this".to_owned(), |i| format!("`{i}`"));
+                Err(meta.error(format!("unknown option {name}; {ACCEPTED}")))
+            }
+        });
+        syn::parse::Parser::parse2(parser, args)?;
+        Ok(Options {
+            init,
+            krate: krate.unwrap_or_else(|| syn::parse_quote!(::lamina)),
+        })
+    }
+}

@@ -1,0 +1,417 @@
+//! [`Context`]: what Lambda says about the invocation in flight and the function serving it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::config::FunctionConfig;
+
+/// The invocation in flight: its request id, deadline and caller, and the function's identity.
+///
+/// lamina passes one to every handler call. Outside Lambda (`cargo run`, unit tests) build one
+/// with [`Context::local`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let ctx = lamina::Context::local(Duration::from_secs(3));
+/// assert!(ctx.remaining() <= Duration::from_secs(3));
+/// assert_eq!(ctx.function_version(), "$LATEST");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Context {
+    request_id: String,
+    deadline_ms: u64,
+    invoked_function_arn: Option<String>,
+    trace_header: Option<String>,
+    // Boxed: rare (AWS Mobile SDK callers only), and large enough to slow every clone.
+    client_context: Option<Box<ClientContext>>,
+    identity: Option<Box<CognitoIdentity>>,
+    tenant_id: Option<String>,
+    function: Arc<FunctionConfig>,
+}
+
+/// Names of the headers `/next` carries, lower-case as they are compared.
+pub(crate) mod header {
+    pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+    pub const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
+    pub const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
+    pub const TRACE_ID: &str = "lambda-runtime-trace-id";
+    pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
+    pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+    pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+}
+
+/// Why an invocation's headers could not be turned into a [`Context`].
+#[derive(Debug)]
+pub(crate) struct HeaderFault {
+    /// The request id, when it was readable: with it the invocation can still be failed cleanly.
+    pub(crate) request_id: Option<String>,
+    pub(crate) problem: String,
+}
+
+/// Deadlines below this many epoch milliseconds (September 2001) cannot be real; `cargo lambda
+/// watch` sends the constant `600000`, meaning ten minutes from now.
+const RELATIVE_DEADLINE_LIMIT_MS: u64 = 1_000_000_000_000;
+
+impl Context {
+    /// Builds the context of one invocation from the `/next` response headers.
+    pub(crate) fn from_headers<'h>(
+        headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+        function: &Arc<FunctionConfig>,
+    ) -> Result<Self, HeaderFault> {
+        let mut request_id = None;
+        let mut deadline = None;
+        let mut ctx = Context {
+            request_id: String::new(),
+            deadline_ms: 0,
+            invoked_function_arn: None,
+            trace_header: None,
+            client_context: None,
+            identity: None,
+            tenant_id: None,
+            function: Arc::clone(function),
+        };
+        for (name, value) in headers {
+            let text = || std::str::from_utf8(value).ok().map(str::trim);
+            if name.eq_ignore_ascii_case(header::REQUEST_ID) {
+                request_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
+            } else if name.eq_ignore_ascii_case(header::DEADLINE_MS) {
+                deadline = Some(text().and_then(|v| v.parse::<u64>().ok()));
+            } else if name.eq_ignore_ascii_case(header::FUNCTION_ARN) {
+                ctx.invoked_function_arn = text().map(str::to_owned);
+            } else if name.eq_ignore_ascii_case(header::TRACE_ID) {
+                ctx.trace_header = text().filter(|v| !v.is_empty()).map(str::to_owned);
+            } else if name.eq_ignore_ascii_case(header::CLIENT_CONTEXT) {
+                ctx.client_context = decode_json_header(name, value);
+            } else if name.eq_ignore_ascii_case(header::COGNITO_IDENTITY) {
+                ctx.identity = decode_json_header(name, value);
+            } else if name.eq_ignore_ascii_case(header::TENANT_ID) {
+                ctx.tenant_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
+            }
+        }
+        let Some(request_id) = request_id else {
+            return Err(HeaderFault {
+                request_id: None,
+                problem: format!("the `{}` header is missing", header::REQUEST_ID),
+            });
+        };
+        ctx.deadline_ms = match deadline {
+            Some(Some(ms)) if ms < RELATIVE_DEADLINE_LIMIT_MS => epoch_ms_now().saturating_add(ms),
+            Some(Some(ms)) => ms,
+            Some(None) | None => {
+                let problem = match deadline {
+                    None => format!("the `{}` header is missing", header::DEADLINE_MS),
+                    _ => format!(
+                        "the `{}` header is not a number of epoch milliseconds",
+                        header::DEADLINE_MS
+                    ),
+                };
+                return Err(HeaderFault {
+                    request_id: Some(request_id),
+                    problem,
+                });
+            }
+        };
+        ctx.request_id = request_id;
+        Ok(ctx)
+    }
+
+    /// A context for running a handler outside Lambda: a fresh request id, a deadline `timeout`
+    /// from now, and the function identity from the `AWS_LAMBDA_*` variables where they are set.
+    pub fn local(timeout: Duration) -> Self {
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "lamina-local".to_owned());
+        Context {
+            request_id: local_request_id(),
+            deadline_ms: epoch_ms_now().saturating_add(timeout.as_millis() as u64),
+            invoked_function_arn: None,
+            trace_header: None,
+            client_context: None,
+            identity: None,
+            tenant_id: None,
+            function: FunctionConfig::local(|k| std::env::var(k).ok(), &name),
+        }
+    }
+
+    /// The invocation's request id (`Lambda-Runtime-Aws-Request-Id`).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// When Lambda stops the invocation, in milliseconds since the Unix epoch.
+    pub fn deadline_ms(&self) -> u64 {
+        self.deadline_ms
+    }
+
+    /// When Lambda stops the invocation.
+    pub fn deadline(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.deadline_ms)
+    }
+
+    /// Time left before the deadline; zero once it has passed.
+    pub fn remaining(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.saturating_sub(epoch_ms_now()))
+    }
+
+    /// The ARN the caller invoked, with the alias or version when one was used.
+    pub fn invoked_function_arn(&self) -> Option<&str> {
+        self.invoked_function_arn.as_deref()
+    }
+
+    /// The raw X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`), when tracing is on.
+    pub fn xray_trace_header(&self) -> Option<&str> {
+        self.trace_header.as_deref()
+    }
+
+    /// The client context sent by the AWS Mobile SDK, when the caller sent one.
+    pub fn client_context(&self) -> Option<&ClientContext> {
+        self.client_context.as_deref()
+    }
+
+    /// The Amazon Cognito identity of the caller, when the AWS Mobile SDK sent one.
+    pub fn identity(&self) -> Option<&CognitoIdentity> {
+        self.identity.as_deref()
+    }
+
+    /// The tenant id, for functions that use Lambda's tenant isolation mode.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
+    }
+
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub fn function_name(&self) -> &str {
+        &self.function.function_name
+    }
+
+    /// The version being run (`AWS_LAMBDA_FUNCTION_VERSION`), `$LATEST` when unpublished.
+    pub fn function_version(&self) -> &str {
+        &self.function.function_version
+    }
+
+    /// The memory configured for the function, in MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
+    pub fn memory_mb(&self) -> u32 {
+        self.function.memory_mb
+    }
+
+    /// The CloudWatch Logs group the function logs to (`AWS_LAMBDA_LOG_GROUP_NAME`).
+    pub fn log_group(&self) -> Option<&str> {
+        self.function.log_group.as_deref()
+    }
+
+    /// The CloudWatch Logs stream of this execution environment (`AWS_LAMBDA_LOG_STREAM_NAME`).
+    pub fn log_stream(&self) -> Option<&str> {
+        self.function.log_stream.as_deref()
+    }
+}
+
+/// Information about the calling mobile application and device (AWS Mobile SDK).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientContext {
+    /// The calling application.
+    #[serde(default)]
+    pub client: Option<ClientApplication>,
+    /// Values set by the mobile application.
+    #[serde(default)]
+    pub custom: HashMap<String, String>,
+    /// Environment values provided by the AWS SDK.
+    #[serde(default)]
+    pub env: HashMap<String, String>,
+}
+
+/// The mobile application that made the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ClientApplication {
+    /// The installation id of the application.
+    #[serde(default, alias = "installation_id")]
+    pub installation_id: String,
+    /// The application's title.
+    #[serde(default, alias = "app_title")]
+    pub app_title: String,
+    /// The application's version name.
+    #[serde(default, alias = "app_version_name")]
+    pub app_version_name: String,
+    /// The application's version code.
+    #[serde(default, alias = "app_version_code")]
+    pub app_version_code: String,
+    /// The application's package name.
+    #[serde(default, alias = "app_package_name")]
+    pub app_package_name: String,
+}
+
+/// The Amazon Cognito identity that authorized the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CognitoIdentity {
+    /// The authenticated Cognito identity.
+    #[serde(rename = "cognitoIdentityId", alias = "identityId", default)]
+    pub identity_id: String,
+    /// The Cognito identity pool that authorized the call.
+    #[serde(rename = "cognitoIdentityPoolId", alias = "identityPoolId", default)]
+    pub identity_pool_id: String,
+}
+
+fn decode_json_header<T: serde::de::DeserializeOwned>(name: &str, value: &[u8]) -> Option<Box<T>> {
+    match serde_json::from_slice(value) {
+        Ok(v) => Some(Box::new(v)),
+        Err(err) => {
+            tracing::debug!(header = name, %err, "ignoring a header that is not the JSON Lambda documents");
+            None
+        }
+    }
+}
+
+fn epoch_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A UUID-shaped id, unique enough to tell local runs apart in logs.
+fn local_request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    let a = hasher.finish();
+    hasher.write_u64(a);
+    let b = hasher.finish();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        (b >> 48) & 0x3fff | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function() -> Arc<FunctionConfig> {
+        Arc::new(FunctionConfig {
+            function_name: "orders".into(),
+            function_version: "$LATEST".into(),
+            memory_mb: 128,
+            log_group: None,
+            log_stream: None,
+        })
+    }
+
+    fn parse(headers: &[(&str, &str)]) -> Result<Context, HeaderFault> {
+        Context::from_headers(headers.iter().map(|(k, v)| (*k, v.as_bytes())), &function())
+    }
+
+    #[test]
+    fn reads_every_documented_header_in_any_case() {
+        let ctx = parse(&[
+            ("Lambda-Runtime-Aws-Request-Id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
+            ("Lambda-Runtime-Deadline-Ms", "1542409706888"),
+            ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-2:123456789012:function:orders"),
+            ("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"),
+            ("LAMBDA-RUNTIME-CLIENT-CONTEXT", r#"{"client":{"installationId":"i-1","appTitle":"Shop","appVersionName":"1.0","appVersionCode":"10","appPackageName":"com.shop"},"custom":{"k":"v"},"env":{"platform":"Android"}}"#),
+            ("lambda-runtime-cognito-identity", r#"{"cognitoIdentityId":"us-east-2:abc","cognitoIdentityPoolId":"us-east-2:pool"}"#),
+            ("Lambda-Runtime-Aws-Tenant-Id", "tenant-42"),
+        ])
+        .unwrap();
+        assert_eq!(ctx.request_id(), "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        assert_eq!(ctx.deadline_ms(), 1_542_409_706_888);
+        assert_eq!(
+            ctx.invoked_function_arn(),
+            Some("arn:aws:lambda:us-east-2:123456789012:function:orders")
+        );
+        assert!(
+            ctx.xray_trace_header()
+                .unwrap()
+                .starts_with("Root=1-5bef4de7")
+        );
+        let client = ctx.client_context().unwrap();
+        assert_eq!(client.client.as_ref().unwrap().app_title, "Shop");
+        assert_eq!(client.custom["k"], "v");
+        assert_eq!(client.env["platform"], "Android");
+        assert_eq!(ctx.identity().unwrap().identity_pool_id, "us-east-2:pool");
+        assert_eq!(ctx.tenant_id(), Some("tenant-42"));
+        assert_eq!(
+            ctx.remaining(),
+            Duration::ZERO,
+            "a 2018 deadline has passed"
+        );
+    }
+
+    #[test]
+    fn missing_request_id_is_a_fault_without_an_id() {
+        let fault = parse(&[("Lambda-Runtime-Deadline-Ms", "1542409706888")]).unwrap_err();
+        assert_eq!(fault.request_id, None);
+        assert!(fault.problem.contains("lambda-runtime-aws-request-id"));
+    }
+
+    #[test]
+    fn malformed_deadline_is_a_fault_that_keeps_the_id() {
+        for headers in [
+            &[("Lambda-Runtime-Aws-Request-Id", "r1")][..],
+            &[
+                ("Lambda-Runtime-Aws-Request-Id", "r1"),
+                ("Lambda-Runtime-Deadline-Ms", "soon"),
+            ][..],
+        ] {
+            let fault = parse(headers).unwrap_err();
+            assert_eq!(fault.request_id.as_deref(), Some("r1"));
+            assert!(
+                fault.problem.contains("lambda-runtime-deadline-ms"),
+                "{}",
+                fault.problem
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_optional_headers_become_none() {
+        let ctx = parse(&[
+            ("Lambda-Runtime-Aws-Request-Id", "r1"),
+            ("Lambda-Runtime-Deadline-Ms", "1542409706888"),
+            ("Lambda-Runtime-Client-Context", "{not json"),
+            ("Lambda-Runtime-Cognito-Identity", "[1,2]"),
+            ("Lambda-Runtime-Trace-Id", ""),
+        ])
+        .unwrap();
+        assert!(ctx.client_context().is_none());
+        assert!(ctx.identity().is_none());
+        assert!(ctx.xray_trace_header().is_none());
+        assert!(ctx.invoked_function_arn().is_none());
+    }
+
+    #[test]
+    fn a_small_deadline_is_read_as_relative_like_cargo_lambda_watch_sends() {
+        let ctx = parse(&[
+            ("Lambda-Runtime-Aws-Request-Id", "r1"),
+            ("Lambda-Runtime-Deadline-Ms", "600000"),
+        ])
+        .unwrap();
+        let left = ctx.remaining();
+        assert!(
+            left > Duration::from_secs(590) && left <= Duration::from_secs(600),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn local_request_ids_are_uuid_shaped_and_differ() {
+        let (a, b) = (local_request_id(), local_request_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}

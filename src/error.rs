@@ -1,0 +1,627 @@
+//! One error type for everything that can end an invocation or the init phase.
+//!
+//! Lambda shows two strings for a failed invocation: `errorType`, which alarms, retries and
+//! dashboards key on, and `errorMessage`, which a person reads. [`Error::error_type`] is the first
+//! and is stable for each variant; [`Error::message`] is the second.
+//!
+//! Errors from the function's own code arrive through `?`: any `std::error::Error + Send + Sync`
+//! converts into [`Error::Handler`], named after its type (`Handler.VarError` for a
+//! [`std::env::VarError`]). To choose the name yourself, build it with [`Error::new`] or
+//! [`Error::with_type`].
+//!
+//! [`Error`] does not implement [`std::error::Error`] itself: that is what lets `?` convert every
+//! error type into it (the same trade-off `anyhow` makes).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A boxed error from any source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong in a lamina function.
+///
+/// New variants may be added in minor releases, so a `match` needs a `_` arm.
+///
+/// ```
+/// use lamina::Error;
+///
+/// fn alarm_name(err: &Error) -> &str {
+///     match err {
+///         Error::Handler(e) => e.error_type(),
+///         Error::InvalidEvent(_) => "bad-input",
+///         _ => "runtime",
+///     }
+/// }
+/// let err = Error::new("OrderNotFound", "order 42 does not exist");
+/// assert_eq!(alarm_name(&err), "OrderNotFound");
+/// ```
+#[non_exhaustive]
+pub enum Error {
+    /// The function's own code (its handler or its `init`) returned an error.
+    Handler(HandlerError),
+    /// The event payload did not decode into the handler's event type; the handler was not called.
+    InvalidEvent(EventError),
+    /// The handler's response could not be encoded as JSON.
+    InvalidResponse(ResponseError),
+    /// The Runtime API refused the handler's response as over Lambda's payload limit (`413`).
+    ResponseTooLarge(ResponseTooLarge),
+    /// The handler or `init` panicked.
+    Panic(PanicError),
+    /// The environment Lambda provides is missing a variable or holds a malformed one.
+    Config(ConfigError),
+    /// The Lambda Runtime API could not be reached or answered in a way lamina cannot go on from.
+    RuntimeApi(ApiError),
+}
+
+impl Error {
+    /// An error from your own code with the `errorType` you choose.
+    ///
+    /// ```
+    /// let err = lamina::Error::new("OrderNotFound", "order 42 does not exist");
+    /// assert_eq!(err.error_type(), "OrderNotFound");
+    /// assert_eq!(err.message(), "order 42 does not exist");
+    /// ```
+    pub fn new(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Error::Handler(HandlerError {
+            error_type: error_type.into(),
+            named_by_user: true,
+            source: Box::new(Message(message.into())),
+        })
+    }
+
+    /// Wraps an error from your own code under the `errorType` you choose.
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk on fire");
+    /// let err = lamina::Error::with_type("Storage", io);
+    /// assert_eq!(err.error_type(), "Storage");
+    /// ```
+    pub fn with_type(
+        error_type: impl Into<Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Handler(HandlerError {
+            error_type: error_type.into(),
+            named_by_user: true,
+            source: source.into(),
+        })
+    }
+
+    /// Wraps an already boxed error, named `Handler.Error` (use [`Error::with_type`] to name it).
+    pub fn from_boxed(source: BoxError) -> Self {
+        Error::Handler(HandlerError {
+            error_type: Cow::Borrowed("Handler.Error"),
+            named_by_user: false,
+            source,
+        })
+    }
+
+    /// The `errorType` Lambda reports for this error.
+    ///
+    /// | variant | `errorType` |
+    /// |---|---|
+    /// | [`Error::Handler`] | your name, or `Handler.<TypeName>` (`Init.<TypeName>` from `init`) |
+    /// | [`Error::InvalidEvent`] | `Runtime.InvalidEvent` |
+    /// | [`Error::InvalidResponse`] | `Runtime.InvalidResponse` |
+    /// | [`Error::ResponseTooLarge`] | `Function.ResponseSizeTooLarge` (Lambda's own name for it) |
+    /// | [`Error::Panic`] | `Runtime.HandlerPanic` (`Runtime.InitPanic` from `init`) |
+    /// | [`Error::Config`] | `Runtime.InvalidConfig` |
+    /// | [`Error::RuntimeApi`] | `Runtime.ApiError` |
+    pub fn error_type(&self) -> &str {
+        match self {
+            Error::Handler(e) => e.error_type(),
+            Error::InvalidEvent(_) => "Runtime.InvalidEvent",
+            Error::InvalidResponse(_) => "Runtime.InvalidResponse",
+            Error::ResponseTooLarge(_) => "Function.ResponseSizeTooLarge",
+            Error::Panic(e) if e.during_init => "Runtime.InitPanic",
+            Error::Panic(_) => "Runtime.HandlerPanic",
+            Error::Config(_) => "Runtime.InvalidConfig",
+            Error::RuntimeApi(_) => "Runtime.ApiError",
+        }
+    }
+
+    /// The `errorMessage` Lambda reports: this error and each of its causes, joined by `: `.
+    pub fn message(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = match self {
+            Error::Handler(e) => e.source.source(),
+            Error::InvalidEvent(_)
+            | Error::InvalidResponse(_)
+            | Error::ResponseTooLarge(_)
+            | Error::Panic(_)
+            | Error::Config(_) => None,
+            Error::RuntimeApi(e) => std::error::Error::source(e),
+        };
+        while let Some(err) = cause {
+            out.push_str(": ");
+            out.push_str(&err.to_string());
+            cause = err.source();
+        }
+        out
+    }
+
+    /// Relabels an error returned by `init`: `Handler.X` becomes `Init.X`, so init failures and
+    /// invocation failures can be told apart in metrics. Names chosen by the user stay as they are.
+    pub(crate) fn into_init_error(self) -> Self {
+        match self {
+            Error::Handler(mut e) if !e.named_by_user => {
+                if let Some(name) = e.error_type.strip_prefix("Handler.") {
+                    e.error_type = Cow::Owned(format!("Init.{name}"));
+                }
+                Error::Handler(e)
+            }
+            Error::Panic(mut e) => {
+                e.during_init = true;
+                Error::Panic(e)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<E> From<E> for Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: E) -> Self {
+        Error::Handler(HandlerError {
+            error_type: Cow::Owned(format!("Handler.{}", short_type_name::<E>())),
+            named_by_user: false,
+            source: Box::new(err),
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Handler(e) => fmt::Display::fmt(e, f),
+            Error::InvalidEvent(e) => fmt::Display::fmt(e, f),
+            Error::InvalidResponse(e) => fmt::Display::fmt(e, f),
+            Error::ResponseTooLarge(e) => fmt::Display::fmt(e, f),
+            Error::Panic(e) => fmt::Display::fmt(e, f),
+            Error::Config(e) => fmt::Display::fmt(e, f),
+            Error::RuntimeApi(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("error_type", &self.error_type())
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+/// Writes the error document Lambda shows the caller: `{"errorType":…,"errorMessage":…}`.
+pub(crate) fn write_diagnostic(error_type: &str, message: &str, out: &mut Vec<u8>) {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Diagnostic<'a> {
+        error_type: &'a str,
+        error_message: &'a str,
+    }
+    let diagnostic = Diagnostic {
+        error_type,
+        error_message: message,
+    };
+    serde_json::to_writer(out, &diagnostic).expect("two strings always serialize to a Vec");
+}
+
+/// The last path segment of a type's name, without generics: `VarError` for
+/// `std::env::VarError`, `Wrapper` for `my_crate::Wrapper<u8>`.
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// An error returned by the function's own code.
+pub struct HandlerError {
+    error_type: Cow<'static, str>,
+    named_by_user: bool,
+    source: BoxError,
+}
+
+impl HandlerError {
+    /// The `errorType` reported to Lambda.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+
+    /// The error the function returned.
+    pub fn source(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.source
+    }
+
+    /// The error the function returned, for downcasting to the user's own type.
+    pub fn into_source(self) -> BoxError {
+        self.source
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+/// A plain message used as an error source by [`Error::new`].
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+/// The event payload did not decode into the handler's event type.
+#[derive(Debug)]
+pub struct EventError {
+    target: &'static str,
+    path: String,
+    source: serde_json::Error,
+}
+
+impl EventError {
+    pub(crate) fn new(target: &'static str, path: String, source: serde_json::Error) -> Self {
+        EventError {
+            target,
+            path,
+            source,
+        }
+    }
+
+    /// Where in the JSON the decoding failed, as `records[0].body`; `.` is the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The short name of the type the event was decoded into.
+    pub fn target(&self) -> &str {
+        self.target
+    }
+
+    /// Whether the payload was not JSON at all (as opposed to JSON of the wrong shape).
+    pub fn is_syntax(&self) -> bool {
+        self.source.is_syntax() || self.source.is_eof()
+    }
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_syntax() {
+            write!(
+                f,
+                "the event is not valid JSON ({}); send a JSON document",
+                self.source
+            )
+        } else {
+            write!(
+                f,
+                "the event does not match `{}` at `{}`: {}",
+                self.target, self.path, self.source
+            )
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// The handler's response could not be encoded as JSON.
+#[derive(Debug)]
+pub struct ResponseError {
+    target: &'static str,
+    source: serde_json::Error,
+}
+
+impl ResponseError {
+    pub(crate) fn new(target: &'static str, source: serde_json::Error) -> Self {
+        ResponseError { target, source }
+    }
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response `{}` could not be encoded as JSON: {} (maps need string keys)",
+            self.target, self.source
+        )
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+/// The Runtime API refused the handler's response as too large.
+#[derive(Debug)]
+pub struct ResponseTooLarge {
+    bytes: usize,
+}
+
+impl ResponseTooLarge {
+    pub(crate) fn new(bytes: usize) -> Self {
+        ResponseTooLarge { bytes }
+    }
+
+    /// The size of the refused response, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl fmt::Display for ResponseTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response of {} bytes is over Lambda's payload limit (6 MB for a synchronous call); \
+             return less, or store the data (in S3, say) and return where it is",
+            self.bytes
+        )
+    }
+}
+
+impl std::error::Error for ResponseTooLarge {}
+
+/// The handler or `init` panicked.
+#[derive(Debug)]
+pub struct PanicError {
+    message: String,
+    during_init: bool,
+}
+
+impl PanicError {
+    pub(crate) fn new(message: String) -> Self {
+        PanicError {
+            message,
+            during_init: false,
+        }
+    }
+
+    /// The panic's message, with the source location when it was captured.
+    pub fn panic_message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = if self.during_init { "init" } else { "handler" };
+        write!(f, "{phase} panicked: {}", self.message)
+    }
+}
+
+impl std::error::Error for PanicError {}
+
+/// A variable Lambda sets is missing or malformed.
+#[derive(Debug)]
+pub struct ConfigError {
+    variable: &'static str,
+    problem: ConfigProblem,
+}
+
+#[derive(Debug)]
+enum ConfigProblem {
+    Missing,
+    Malformed {
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn missing(variable: &'static str) -> Self {
+        ConfigError {
+            variable,
+            problem: ConfigProblem::Missing,
+        }
+    }
+
+    pub(crate) fn malformed(variable: &'static str, value: &str, expected: &'static str) -> Self {
+        ConfigError {
+            variable,
+            problem: ConfigProblem::Malformed {
+                value: value.to_owned(),
+                expected,
+            },
+        }
+    }
+
+    /// The environment variable at fault.
+    pub fn variable(&self) -> &str {
+        self.variable
+    }
+
+    /// Whether the variable was not set at all (rather than set to something unusable).
+    pub fn is_missing(&self) -> bool {
+        matches!(self.problem, ConfigProblem::Missing)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.problem {
+            ConfigProblem::Missing => write!(
+                f,
+                "`{}` is not set; Lambda sets it for every function, so an emulator must set it too",
+                self.variable
+            ),
+            ConfigProblem::Malformed { value, expected } => write!(
+                f,
+                "`{}` is `{value}`, which is not {expected}; fix the value the environment gives",
+                self.variable
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The Lambda Runtime API could not be reached, or answered in a way lamina cannot go on from.
+#[derive(Debug)]
+pub struct ApiError {
+    kind: ApiErrorKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum ApiErrorKind {
+    /// Connecting, writing or reading failed, and retrying on a fresh connection did not help.
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The API answered with a status the protocol says to stop on.
+    Status {
+        path: String,
+        status: u16,
+        body: String,
+    },
+    /// The API's answer was not HTTP lamina can read, or lacked what the protocol promises.
+    Protocol { path: String, problem: String },
+}
+
+impl ApiError {
+    pub(crate) fn new(kind: ApiErrorKind) -> Self {
+        ApiError { kind }
+    }
+
+    /// The HTTP status the Runtime API answered with, when it answered at all.
+    pub fn status(&self) -> Option<u16> {
+        match &self.kind {
+            ApiErrorKind::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the Runtime API could not be reached or the connection failed.
+    pub fn is_io(&self) -> bool {
+        matches!(self.kind, ApiErrorKind::Io { .. })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ApiErrorKind::Io { path, .. } => write!(f, "the Runtime API request `{path}` failed"),
+            ApiErrorKind::Status { path, status, body } => {
+                write!(f, "the Runtime API answered `{path}` with {status}")?;
+                if *status >= 500 {
+                    f.write_str(" (the API's state cannot be recovered; the process exits so Lambda starts a new one)")?;
+                }
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                Ok(())
+            }
+            ApiErrorKind::Protocol { path, problem } => {
+                write!(
+                    f,
+                    "the Runtime API's answer to `{path}` is unusable: {problem}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ApiErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct OrderMissing;
+    impl fmt::Display for OrderMissing {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("order 7 is missing")
+        }
+    }
+    impl std::error::Error for OrderMissing {}
+
+    #[derive(Debug)]
+    struct Generic<T>(T);
+    impl<T: fmt::Debug> fmt::Display for Generic<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "generic {:?}", self.0)
+        }
+    }
+    impl<T: fmt::Debug> std::error::Error for Generic<T> {}
+
+    #[test]
+    fn user_errors_are_named_after_their_type_without_path_or_generics() {
+        assert_eq!(
+            Error::from(OrderMissing).error_type(),
+            "Handler.OrderMissing"
+        );
+        assert_eq!(
+            Error::from(Generic(vec![1u8])).error_type(),
+            "Handler.Generic"
+        );
+        let var = std::env::var("LAMINA_SURELY_UNSET_VARIABLE").unwrap_err();
+        assert_eq!(Error::from(var).error_type(), "Handler.VarError");
+    }
+
+    #[test]
+    fn init_errors_are_relabelled_unless_named_by_the_user() {
+        let derived = Error::from(OrderMissing).into_init_error();
+        assert_eq!(derived.error_type(), "Init.OrderMissing");
+        let chosen = Error::new("Custom", "x").into_init_error();
+        assert_eq!(chosen.error_type(), "Custom");
+        let panic = Error::Panic(PanicError::new("boom".into())).into_init_error();
+        assert_eq!(panic.error_type(), "Runtime.InitPanic");
+        assert_eq!(panic.message(), "init panicked: boom");
+    }
+
+    #[test]
+    fn message_joins_the_cause_chain() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("loading the price list failed")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = Error::from(Outer(std::io::Error::other("connection reset")));
+        assert_eq!(
+            err.message(),
+            "loading the price list failed: connection reset"
+        );
+        assert_eq!(err.to_string(), "loading the price list failed");
+    }
+
+    #[test]
+    fn config_messages_say_what_to_do() {
+        let missing = Error::Config(ConfigError::missing("AWS_LAMBDA_FUNCTION_NAME"));
+        assert_eq!(missing.error_type(), "Runtime.InvalidConfig");
+        assert_eq!(
+            missing.message(),
+            "`AWS_LAMBDA_FUNCTION_NAME` is not set; Lambda sets it for every function, so an emulator must set it too"
+        );
+        let bad = ConfigError::malformed(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "lots",
+            "a whole number of megabytes",
+        );
+        assert_eq!(
+            bad.to_string(),
+            "`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is `lots`, which is not a whole number of megabytes; fix the value the environment gives"
+        );
+    }
+}

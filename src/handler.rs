@@ -1,0 +1,193 @@
+//! The one form the invoke loop knows a handler by: JSON bytes in, JSON bytes out.
+//!
+//! Bin mode wraps the user's typed `async fn` in [`TypedHandler`]; layer mode will wrap a function
+//! table loaded from a shared library. Everything after decoding is shared by both.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::error::{Error, EventError, ResponseError, short_type_name};
+
+/// A handler in erased form.
+pub trait Handler {
+    /// Handles one invocation: `event` is the payload as received, and the response JSON is
+    /// written to `response`, which arrives empty.
+    ///
+    /// # Errors
+    /// The error to report for this invocation.
+    fn call(
+        &mut self,
+        event: &[u8],
+        context: &Context,
+        response: &mut Vec<u8>,
+    ) -> Result<(), Error>;
+}
+
+/// What a handler's `async fn` may return: `Result<R, E>` with `R: Serialize` and
+/// `E: Into<lamina::Error>`.
+#[diagnostic::on_unimplemented(
+    message = "a lamina handler must return `Result<R, E>`, not `{Self}`",
+    label = "this return type",
+    note = "`R` is the response (any `serde::Serialize` type) and `E` any error that converts into `lamina::Error`"
+)]
+pub trait Outcome {
+    /// The response type.
+    type Response: Serialize;
+    /// Converts into lamina's result.
+    fn into_result(self) -> Result<Self::Response, Error>;
+}
+
+impl<R: Serialize, E: Into<Error>> Outcome for Result<R, E> {
+    type Response = R;
+    fn into_result(self) -> Result<R, Error> {
+        self.map_err(Into::into)
+    }
+}
+
+/// The user's `async fn(E, Context, &S)`, run on a tokio runtime built in the INIT phase.
+pub(crate) struct TypedHandler<S: 'static, F, E> {
+    runtime: tokio::runtime::Runtime,
+    state: &'static S,
+    handler: F,
+    event: PhantomData<fn(E)>,
+}
+
+impl<S: 'static, F, E> TypedHandler<S, F, E> {
+    pub(crate) fn new(runtime: tokio::runtime::Runtime, state: &'static S, handler: F) -> Self {
+        TypedHandler {
+            runtime,
+            state,
+            handler,
+            event: PhantomData,
+        }
+    }
+}
+
+impl<S, F, E, Fut> Handler for TypedHandler<S, F, E>
+where
+    S: 'static,
+    F: Fn(E, Context, &'static S) -> Fut,
+    Fut: Future,
+    Fut::Output: Outcome,
+    E: DeserializeOwned,
+{
+    fn call(
+        &mut self,
+        event: &[u8],
+        context: &Context,
+        response: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let event = decode::<E>(event)?;
+        let output = self
+            .runtime
+            .block_on((self.handler)(event, context.clone(), self.state))
+            .into_result()?;
+        encode(&output, response)
+    }
+}
+
+/// Decodes an event. An empty payload (an invoke without one) reads as JSON `null`, so
+/// `Option<T>` and `()` events accept it.
+///
+/// The fast path is plain `serde_json`; only a failure pays for a second pass that tracks the
+/// JSON path, so the error can say where the event went wrong.
+pub(crate) fn decode<E: DeserializeOwned>(bytes: &[u8]) -> Result<E, Error> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|first| {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let (path, source) = match serde_path_to_error::deserialize::<_, E>(&mut de) {
+            Err(tracked) => (tracked.path().to_string(), tracked.into_inner()),
+            // Only trailing data fails `from_slice` but not the tracked pass.
+            Ok(_) => (".".to_owned(), first),
+        };
+        Error::InvalidEvent(EventError::new(short_type_name::<E>(), path, source))
+    })
+}
+
+pub(crate) fn encode<R: Serialize>(value: &R, out: &mut Vec<u8>) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| Error::InvalidResponse(ResponseError::new(short_type_name::<R>(), e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Order {
+        id: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        sku: String,
+        qty: u32,
+    }
+
+    fn event_error(json: &str) -> (String, String) {
+        match decode::<Order>(json.as_bytes()).unwrap_err() {
+            Error::InvalidEvent(e) => (e.path().to_owned(), e.to_string()),
+            other => panic!("not an event error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_errors_name_the_json_path() {
+        let (path, message) =
+            event_error(r#"{"id":"o1","items":[{"sku":"a","qty":1},{"sku":"b","qty":"two"}]}"#);
+        assert_eq!(path, "items[1].qty");
+        assert_eq!(
+            message,
+            "the event does not match `Order` at `items[1].qty`: invalid type: string \"two\", expected u32 at line 1 column 62"
+        );
+        let (path, _) = event_error(r#"{"items":[]}"#);
+        assert_eq!(path, ".");
+    }
+
+    #[test]
+    fn syntax_errors_say_it_is_not_json() {
+        let (_, message) = event_error(r#"{"id": "#);
+        assert_eq!(
+            message,
+            "the event is not valid JSON (EOF while parsing a value at line 1 column 7); send a JSON document"
+        );
+        let (path, _) = event_error(r#"{"id":"o","items":[]} trailing"#);
+        assert_eq!(path, ".");
+    }
+
+    #[test]
+    fn empty_payload_reads_as_null() {
+        assert_eq!(decode::<Option<u8>>(b"").unwrap(), None);
+        assert_eq!(decode::<Option<u8>>(b" \n").unwrap(), None);
+        decode::<()>(b"").unwrap();
+        assert_eq!(
+            decode::<Order>(b"").unwrap_err().error_type(),
+            "Runtime.InvalidEvent"
+        );
+    }
+
+    #[test]
+    fn unencodable_responses_are_errors() {
+        let mut map = std::collections::HashMap::new();
+        map.insert(vec![1u8], 1);
+        let err = encode(&map, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.error_type(), "Runtime.InvalidResponse");
+        assert!(
+            err.message().contains("key must be a string"),
+            "{}",
+            err.message()
+        );
+    }
+}

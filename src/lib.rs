@@ -1,0 +1,61 @@
+//! lamina: AWS Lambda functions in Rust, from one annotated `async fn`.
+//!
+//! ```no_run
+//! use lamina::{Context, Error};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Request { name: String }
+//!
+//! #[derive(Serialize)]
+//! struct Response { greeting: String }
+//!
+//! struct App { prefix: String }
+//!
+//! // Runs once per execution environment, in Lambda's INIT phase.
+//! async fn init() -> Result<App, Error> {
+//!     Ok(App { prefix: std::env::var("GREETING").unwrap_or_else(|_| "Hello".into()) })
+//! }
+//!
+//! #[lamina::handler(init = init)]
+//! async fn hello(event: Request, ctx: Context, app: &App) -> Result<Response, Error> {
+//!     Ok(Response { greeting: format!("{}, {} ({})", app.prefix, event.name, ctx.request_id()) })
+//! }
+//! ```
+//!
+//! The attribute generates `main`. Under Lambda (`AWS_LAMBDA_RUNTIME_API` set) the binary is the
+//! function's `bootstrap` and serves invocations from the Runtime API; anywhere else it runs one
+//! invocation with the event from `--event FILE` or stdin and prints the response.
+
+pub mod context;
+pub mod error;
+mod handler;
+mod local;
+mod logging;
+mod runtime;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use context::Context;
+pub use error::Error;
+pub use handler::Outcome;
+
+/// Turns an `async fn` into a Lambda function: generates `main`, which runs the invoke loop
+/// (or one local invocation outside Lambda).
+///
+/// Accepted forms, where `E: serde::Deserialize`, `R: serde::Serialize` and `Err` converts into
+/// [`Error`]:
+///
+/// ```text
+/// #[lamina::handler]
+/// async fn name(event: E, ctx: lamina::Context) -> Result<R, Err>
+///
+/// #[lamina::handler(init = build)]          // async fn build() -> Result<S, Err>
+/// async fn name(event: E, ctx: lamina::Context, state: &S) -> Result<R, Err>
+/// ```
+///
+/// `init` runs exactly once, before the first invocation; its state is borrowed by every
+/// invocation. Options: `init = path`, `crate = "path"` (where `lamina` is re-exported).
+pub use lamina_macros::handler;

@@ -1,0 +1,245 @@
+//! The four calls of the Lambda Runtime API (2018-06-01), and what each status code means.
+//!
+//! | call | success | lamina's reaction to other answers |
+//! |---|---|---|
+//! | `GET /runtime/invocation/next` | 200 | 204: ask again; anything else: stop (the API is unusable) |
+//! | `POST /runtime/invocation/{id}/response` | 202 | 413: fail the invocation instead; 4xx: log, go on; 5xx: stop |
+//! | `POST /runtime/invocation/{id}/error` | 202 | 4xx: log, go on; 5xx: stop |
+//! | `POST /runtime/init/error` | 202 | logged; the process exits either way |
+//!
+//! A 5xx is the documented "container error: non-recoverable state, the runtime should exit
+//! promptly".
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::{Context, HeaderFault};
+use crate::error::{ApiError, ApiErrorKind, Error, write_diagnostic};
+use crate::runtime::config::FunctionConfig;
+use crate::runtime::endpoint::Endpoint;
+use crate::runtime::http::HttpClient;
+
+const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
+const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
+
+/// A client of one Runtime API endpoint.
+pub(crate) struct RuntimeApi {
+    http: HttpClient,
+    path: String,
+    diagnostic: Vec<u8>,
+}
+
+/// What `/next` handed over.
+pub(crate) enum Next<'a> {
+    /// An invocation to run.
+    Invocation { context: Context, event: &'a [u8] },
+    /// An invocation whose headers are unusable; fail it if it has a request id.
+    Unusable(HeaderFault),
+    /// Nothing to do yet (`204`, sent by `cargo lambda watch`); ask again.
+    Nothing,
+}
+
+/// How the Runtime API took a response or an error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    Accepted,
+    /// `413`: the response is over Lambda's payload limit.
+    TooLarge,
+    /// Another `4xx`: e.g. the invocation already ended or timed out.
+    Rejected {
+        status: u16,
+        body: String,
+    },
+}
+
+impl RuntimeApi {
+    pub(crate) fn new(endpoint: Endpoint) -> Self {
+        Self::with_timeout(endpoint, None)
+    }
+
+    /// A client whose reads and writes give up after `timeout` (`None`: never, as `/next` needs).
+    pub(crate) fn with_timeout(endpoint: Endpoint, timeout: Option<Duration>) -> Self {
+        RuntimeApi {
+            http: HttpClient::new(endpoint, timeout),
+            path: String::with_capacity(96),
+            diagnostic: Vec::with_capacity(256),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        self.http.endpoint()
+    }
+
+    /// Waits for the next invocation.
+    pub(crate) fn next(&mut self, function: &Arc<FunctionConfig>) -> Result<Next<'_>, ApiError> {
+        let response = self
+            .http
+            .request("GET", NEXT, &[], b"")
+            .map_err(|e| io_error(NEXT, e))?;
+        match response.status {
+            200 => Ok(match Context::from_headers(response.headers(), function) {
+                Ok(context) => Next::Invocation {
+                    context,
+                    event: response.body,
+                },
+                Err(fault) => Next::Unusable(fault),
+            }),
+            204 => Ok(Next::Nothing),
+            status => Err(ApiError::new(ApiErrorKind::Status {
+                path: NEXT.to_owned(),
+                status,
+                body: excerpt(response.body),
+            })),
+        }
+    }
+
+    /// Posts the handler's response for `request_id`.
+    pub(crate) fn respond(&mut self, request_id: &str, body: &[u8]) -> Result<Delivery, ApiError> {
+        self.set_invocation_path(request_id, "/response");
+        let response = self
+            .http
+            .request("POST", &self.path, &[], body)
+            .map_err(|e| io_error(&self.path, e))?;
+        delivery(&self.path, response.status, response.body)
+    }
+
+    /// Posts an invocation error for `request_id`.
+    pub(crate) fn fail(&mut self, request_id: &str, error: &Error) -> Result<Delivery, ApiError> {
+        self.set_invocation_path(request_id, "/error");
+        self.post_diagnostic(error)
+    }
+
+    /// Posts an init error; only valid before the first `/next`.
+    pub(crate) fn fail_init(&mut self, error: &Error) -> Result<Delivery, ApiError> {
+        self.path.clear();
+        self.path.push_str(INIT_ERROR);
+        self.post_diagnostic(error)
+    }
+
+    fn post_diagnostic(&mut self, error: &Error) -> Result<Delivery, ApiError> {
+        let error_type = header_safe(error.error_type());
+        self.diagnostic.clear();
+        write_diagnostic(&error_type, &error.message(), &mut self.diagnostic);
+        let response = self
+            .http
+            .request(
+                "POST",
+                &self.path,
+                &[(ERROR_TYPE_HEADER, &error_type)],
+                &self.diagnostic,
+            )
+            .map_err(|e| io_error(&self.path, e))?;
+        delivery(&self.path, response.status, response.body)
+    }
+
+    fn set_invocation_path(&mut self, request_id: &str, suffix: &str) {
+        self.path.clear();
+        self.path.push_str("/2018-06-01/runtime/invocation/");
+        push_path_segment(&mut self.path, request_id);
+        self.path.push_str(suffix);
+    }
+}
+
+fn delivery(path: &str, status: u16, body: &[u8]) -> Result<Delivery, ApiError> {
+    match status {
+        200..=299 => Ok(Delivery::Accepted),
+        413 => Ok(Delivery::TooLarge),
+        400..=499 => Ok(Delivery::Rejected {
+            status,
+            body: excerpt(body),
+        }),
+        _ => Err(ApiError::new(ApiErrorKind::Status {
+            path: path.to_owned(),
+            status,
+            body: excerpt(body),
+        })),
+    }
+}
+
+fn io_error(path: &str, source: io::Error) -> ApiError {
+    let path = path.to_owned();
+    if source.kind() == io::ErrorKind::InvalidData {
+        ApiError::new(ApiErrorKind::Protocol {
+            path,
+            problem: source.to_string(),
+        })
+    } else {
+        ApiError::new(ApiErrorKind::Io { path, source })
+    }
+}
+
+/// The start of a body, for log lines and error messages.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+    text.trim().to_owned()
+}
+
+/// Appends `segment`, percent-encoding everything but unreserved characters, so a request id
+/// can never change the path or smuggle a header.
+fn push_path_segment(path: &mut String, segment: &str) {
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            path.push(b as char);
+        } else {
+            path.push('%');
+            path.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            path.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+        }
+    }
+}
+
+/// An error type fit for an HTTP header: visible ASCII only, everything else replaced by `_`.
+fn header_safe(error_type: &str) -> std::borrow::Cow<'_, str> {
+    if error_type.bytes().all(|b| b.is_ascii_graphic()) && !error_type.is_empty() {
+        std::borrow::Cow::Borrowed(error_type)
+    } else if error_type.is_empty() {
+        std::borrow::Cow::Borrowed("Handler.Error")
+    } else {
+        error_type
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+            .collect::<String>()
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_cannot_escape_the_path() {
+        let mut path = String::new();
+        push_path_segment(&mut path, "a1-b2_c.d~e");
+        assert_eq!(path, "a1-b2_c.d~e");
+        path.clear();
+        push_path_segment(&mut path, "../x y\r\nHost: evil");
+        assert_eq!(path, "..%2Fx%20y%0D%0AHost%3A%20evil");
+    }
+
+    #[test]
+    fn error_types_are_made_header_safe() {
+        assert_eq!(header_safe("Handler.Oops"), "Handler.Oops");
+        assert_eq!(header_safe("Bad Type\r\nX: y"), "Bad_Type__X:_y");
+        assert_eq!(header_safe("naïve"), "na_ve");
+        assert_eq!(header_safe(""), "Handler.Error");
+    }
+
+    #[test]
+    fn status_codes_map_to_deliveries() {
+        assert_eq!(delivery("/p", 202, b"").unwrap(), Delivery::Accepted);
+        assert_eq!(delivery("/p", 413, b"").unwrap(), Delivery::TooLarge);
+        assert_eq!(
+            delivery("/p", 400, b" stale ").unwrap(),
+            Delivery::Rejected {
+                status: 400,
+                body: "stale".into()
+            }
+        );
+        let err = delivery("/p", 500, b"boom").unwrap_err();
+        assert_eq!(err.status(), Some(500));
+        assert!(err.to_string().contains("exits"), "{err}");
+    }
+}

@@ -1,0 +1,538 @@
+//! A minimal HTTP/1.1 client for one local peer over one keep-alive connection.
+//!
+//! The Runtime API is a single endpoint on the same host, spoken to by one request at a time. So
+//! this client has no pool, no TLS, no redirects and no async machinery: it writes a request,
+//! reads the answer into buffers it reuses for the life of the process, and reconnects when the
+//! peer has dropped the connection. Responses are parsed with `httparse`; bodies may be sized by
+//! `Content-Length`, chunked, or delimited by the peer closing.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::runtime::endpoint::Endpoint;
+
+const USER_AGENT: &str = concat!("lamina/", env!("CARGO_PKG_VERSION"));
+/// The largest response head accepted; the Runtime API's are a few hundred bytes.
+const MAX_HEAD: usize = 64 * 1024;
+/// The largest response body accepted. Lambda's payload limit is 6 MB; anything far beyond it
+/// means the peer is not the Runtime API, and reading it would only risk the memory limit.
+pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+/// Bodies up to this size are copied behind the head and sent in one `write`; larger ones go
+/// out with a vectored write instead of being copied.
+const COPY_BODY_LIMIT: usize = 32 * 1024;
+/// Pauses before each retry of a request whose connection failed. The first retry is immediate:
+/// the common case is a keep-alive connection the peer closed while the function was idle.
+const RETRY_DELAYS: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_millis(5),
+    Duration::from_millis(25),
+    Duration::from_millis(125),
+];
+
+/// Byte ranges of one header's name and value inside the response head.
+type Span = (usize, usize, usize, usize);
+
+/// One connection's worth of HTTP/1.1 state, reused across requests.
+pub(crate) struct HttpClient {
+    endpoint: Endpoint,
+    timeout: Option<Duration>,
+    stream: Option<TcpStream>,
+    /// Bytes read from the socket and not yet consumed: `read_buf[read_pos..read_len]`.
+    read_buf: Vec<u8>,
+    read_pos: usize,
+    read_len: usize,
+    write_buf: Vec<u8>,
+    head: Vec<u8>,
+    spans: Vec<Span>,
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// A response, borrowed from the client until its next request.
+pub(crate) struct Response<'a> {
+    pub(crate) status: u16,
+    head: &'a [u8],
+    spans: &'a [Span],
+    pub(crate) body: &'a [u8],
+}
+
+impl<'a> Response<'a> {
+    /// Every header as (name, raw value), in the order received.
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        let head = self.head;
+        self.spans.iter().map(move |&(ns, ne, vs, ve)| {
+            (
+                std::str::from_utf8(&head[ns..ne]).unwrap_or(""),
+                &head[vs..ve],
+            )
+        })
+    }
+}
+
+impl HttpClient {
+    /// A client that connects on its first request. `timeout` bounds each read and write; `None`
+    /// waits forever, as a `/next` long-poll must.
+    pub(crate) fn new(endpoint: Endpoint, timeout: Option<Duration>) -> Self {
+        HttpClient {
+            endpoint,
+            timeout,
+            stream: None,
+            read_buf: vec![0; READ_CHUNK],
+            read_pos: 0,
+            read_len: 0,
+            write_buf: Vec::with_capacity(512),
+            head: Vec::with_capacity(1024),
+            spans: Vec::with_capacity(16),
+            status: 0,
+            body: Vec::new(),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Sends one request and reads its response, retrying on a fresh connection when the
+    /// connection fails. `path` is appended to the endpoint's prefix.
+    ///
+    /// # Errors
+    /// The last I/O error once the retries are spent; `InvalidData` for a response that is not
+    /// HTTP/1.1 this client can read (not retried: the peer would answer the same way again).
+    pub(crate) fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Response<'_>> {
+        let mut retries = RETRY_DELAYS.iter();
+        loop {
+            match self.exchange(method, path, headers, body) {
+                Ok(()) => break,
+                Err(err) => {
+                    self.stream = None;
+                    match retries.next() {
+                        Some(delay) if is_connection_failure(&err) => {
+                            tracing::debug!(%err, path, "Runtime API connection failed; reconnecting");
+                            std::thread::sleep(*delay);
+                        }
+                        _ => return Err(err),
+                    }
+                }
+            }
+        }
+        Ok(Response {
+            status: self.status,
+            head: &self.head,
+            spans: &self.spans,
+            body: &self.body,
+        })
+    }
+
+    fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
+        if self.stream.is_none() {
+            self.stream = Some(self.connect()?);
+            self.read_pos = 0;
+            self.read_len = 0;
+        }
+        self.write_request(method, path, headers, body)?;
+        let keep_alive = self.read_response(method == "HEAD")?;
+        if !keep_alive {
+            self.stream = None;
+        }
+        Ok(())
+    }
+
+    fn connect(&self) -> io::Result<TcpStream> {
+        let stream = TcpStream::connect(&self.endpoint.addrs[..])?;
+        // A request is written whole and then waited on: Nagle's algorithm would only hold the
+        // tail back for the peer's delayed ACK.
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(self.timeout)?;
+        stream.set_write_timeout(self.timeout)?;
+        Ok(stream)
+    }
+
+    fn write_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
+        let buf = &mut self.write_buf;
+        buf.clear();
+        for part in [
+            method,
+            " ",
+            &self.endpoint.prefix,
+            path,
+            " HTTP/1.1\r\nHost: ",
+            &self.endpoint.authority,
+            "\r\nUser-Agent: ",
+            USER_AGENT,
+            "\r\n",
+        ] {
+            buf.extend_from_slice(part.as_bytes());
+        }
+        if method != "GET" {
+            buf.extend_from_slice(b"Content-Length: ");
+            buf.extend_from_slice(itoa(body.len(), &mut [0; 20]));
+            buf.extend_from_slice(b"\r\n");
+        }
+        for (name, value) in headers {
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(b": ");
+            buf.extend_from_slice(value.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        buf.extend_from_slice(b"\r\n");
+        let stream = self.stream.as_mut().expect("connected above");
+        if body.len() <= COPY_BODY_LIMIT {
+            buf.extend_from_slice(body);
+            stream.write_all(buf)
+        } else {
+            write_all_vectored(stream, buf, body)
+        }
+    }
+
+    /// Reads one response; returns whether the connection may be used again.
+    fn read_response(&mut self, head_only: bool) -> io::Result<bool> {
+        let head_len = loop {
+            let available = &self.read_buf[self.read_pos..self.read_len];
+            if !available.is_empty() {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut parsed = httparse::Response::new(&mut headers);
+                match parsed.parse(available) {
+                    Ok(httparse::Status::Complete(len)) => {
+                        if parsed.version != Some(1) && parsed.version != Some(0) {
+                            return Err(invalid("the response is not HTTP/1.x"));
+                        }
+                        self.status = parsed.code.unwrap_or(0);
+                        let base = available.as_ptr() as usize;
+                        self.spans.clear();
+                        for h in parsed.headers.iter() {
+                            let ns = h.name.as_ptr() as usize - base;
+                            let vs = h.value.as_ptr() as usize - base;
+                            self.spans
+                                .push((ns, ns + h.name.len(), vs, vs + h.value.len()));
+                        }
+                        self.head.clear();
+                        self.head.extend_from_slice(&available[..len]);
+                        break len;
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(httparse::Error::TooManyHeaders) => {
+                        return Err(invalid("the response has more than 32 headers"));
+                    }
+                    Err(err) => return Err(invalid(&format!("malformed response head: {err}"))),
+                }
+                if available.len() >= MAX_HEAD {
+                    return Err(invalid("the response head is larger than 64 KiB"));
+                }
+            }
+            self.fill()?;
+        };
+        self.read_pos += head_len;
+
+        let mut content_length = None;
+        let mut chunked = false;
+        let mut close = false;
+        for &(ns, ne, vs, ve) in &self.spans {
+            let name = &self.head[ns..ne];
+            let value = &self.head[vs..ve];
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let parsed = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .ok_or_else(|| invalid("Content-Length is not a number"))?;
+                if content_length.is_some_and(|n| n != parsed) {
+                    return Err(invalid("conflicting Content-Length headers"));
+                }
+                content_length = Some(parsed);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                chunked = value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                close = value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+        }
+
+        self.body.clear();
+        let no_body = head_only || self.status == 204 || self.status == 304 || self.status < 200;
+        if no_body {
+            return Ok(!close);
+        }
+        if chunked {
+            self.read_chunked()?;
+        } else if let Some(len) = content_length {
+            if len > MAX_BODY {
+                return Err(invalid(&format!(
+                    "the response body of {len} bytes exceeds the {MAX_BODY}-byte limit"
+                )));
+            }
+            self.read_exact_body(len)?;
+        } else {
+            self.read_to_close()?;
+            return Ok(false);
+        }
+        Ok(!close)
+    }
+
+    /// Reads more bytes into `read_buf`, compacting or growing it as needed.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.read_pos == self.read_len {
+            self.read_pos = 0;
+            self.read_len = 0;
+        } else if self.read_len == self.read_buf.len() {
+            if self.read_pos > 0 {
+                self.read_buf.copy_within(self.read_pos..self.read_len, 0);
+                self.read_len -= self.read_pos;
+                self.read_pos = 0;
+            } else {
+                let grown = self.read_buf.len() * 2;
+                self.read_buf.resize(grown, 0);
+            }
+        }
+        let stream = self.stream.as_mut().expect("connected before reading");
+        let n = stream.read(&mut self.read_buf[self.read_len..])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the Runtime API closed the connection before answering in full",
+            ));
+        }
+        self.read_len += n;
+        Ok(())
+    }
+
+    fn read_exact_body(&mut self, len: usize) -> io::Result<()> {
+        self.body.reserve(len);
+        let buffered = (self.read_len - self.read_pos).min(len);
+        self.body
+            .extend_from_slice(&self.read_buf[self.read_pos..self.read_pos + buffered]);
+        self.read_pos += buffered;
+        let rest = (len - buffered) as u64;
+        if rest > 0 {
+            let stream = self.stream.as_mut().expect("connected before reading");
+            let read = stream.take(rest).read_to_end(&mut self.body)?;
+            if read as u64 != rest {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the Runtime API closed the connection in the middle of a body",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_chunked(&mut self) -> io::Result<()> {
+        loop {
+            let line = self.read_line()?;
+            let size_text = line.split(|&b| b == b';').next().unwrap_or(&[]);
+            let size = std::str::from_utf8(size_text)
+                .ok()
+                .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+                .ok_or_else(|| invalid("malformed chunk size"))?;
+            if size == 0 {
+                // Trailers, if any, end with an empty line.
+                while !self.read_line()?.is_empty() {}
+                return Ok(());
+            }
+            if self.body.len() + size > MAX_BODY {
+                return Err(invalid("the chunked response body exceeds the size limit"));
+            }
+            let start = self.body.len();
+            self.read_exact_body(size)?;
+            debug_assert_eq!(self.body.len(), start + size);
+            if !self.read_line()?.is_empty() {
+                return Err(invalid("a chunk is not followed by CRLF"));
+            }
+        }
+    }
+
+    /// Reads one CRLF-terminated line from the buffer and returns it without the terminator.
+    fn read_line(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            let available = &self.read_buf[self.read_pos..self.read_len];
+            if let Some(i) = available.windows(2).position(|w| w == b"\r\n") {
+                let line = available[..i].to_vec();
+                self.read_pos += i + 2;
+                return Ok(line);
+            }
+            if available.len() > MAX_HEAD {
+                return Err(invalid("a chunk header line is too long"));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn read_to_close(&mut self) -> io::Result<()> {
+        self.body
+            .extend_from_slice(&self.read_buf[self.read_pos..self.read_len]);
+        self.read_pos = self.read_len;
+        let stream = self.stream.as_mut().expect("connected before reading");
+        stream
+            .take((MAX_BODY + 1 - self.body.len()) as u64)
+            .read_to_end(&mut self.body)?;
+        if self.body.len() > MAX_BODY {
+            return Err(invalid("the response body exceeds the size limit"));
+        }
+        Ok(())
+    }
+}
+
+fn write_all_vectored(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() {
+        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    stream.write_all(body)
+}
+
+fn is_connection_failure(err: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | BrokenPipe
+            | UnexpectedEof
+            | NotConnected
+    )
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.to_owned())
+}
+
+/// Formats `n` in decimal without going through `fmt`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// Serves each scripted reply on one accepted connection, after reading one request head.
+    fn serve(replies: Vec<Vec<u8>>) -> (Endpoint, thread::JoinHandle<Vec<Vec<u8>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        let handle = thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut requests = Vec::new();
+            for reply in replies {
+                let mut req = Vec::new();
+                let mut byte = [0u8; 1];
+                while !req.ends_with(b"\r\n\r\n") {
+                    conn.read_exact(&mut byte).unwrap();
+                    req.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                if let Some(len) = head.split("content-length: ").nth(1) {
+                    let len: usize = len.split("\r\n").next().unwrap().parse().unwrap();
+                    let mut body = vec![0; len];
+                    conn.read_exact(&mut body).unwrap();
+                    req.extend_from_slice(&body);
+                }
+                requests.push(req);
+                // Dribble the reply out in small pieces to exercise partial reads.
+                for piece in reply.chunks(7) {
+                    conn.write_all(piece).unwrap();
+                    conn.flush().unwrap();
+                }
+            }
+            requests
+        });
+        (endpoint, handle)
+    }
+
+    #[test]
+    fn reads_content_length_and_chunked_bodies_on_one_connection() {
+        let (endpoint, server) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n".to_vec(),
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        ]);
+        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let r = client.request("GET", "/a", &[], b"").unwrap();
+        assert_eq!((r.status, r.body), (200, &b"hello"[..]));
+        assert_eq!(r.headers().nth(1), Some(("X-A", &b"1"[..])));
+        let r = client.request("GET", "/b", &[], b"").unwrap();
+        assert_eq!((r.status, r.body), (200, &b"abcde"[..]));
+        let r = client
+            .request("POST", "/c", &[("X-Y", "z")], b"{}")
+            .unwrap();
+        assert_eq!((r.status, r.body), (202, &b""[..]));
+        let requests = server.join().unwrap();
+        let third = String::from_utf8(requests[2].clone()).unwrap();
+        assert!(
+            third.starts_with("POST /c HTTP/1.1\r\nHost: 127.0.0.1:"),
+            "{third}"
+        );
+        assert!(
+            third.ends_with("\r\nContent-Length: 2\r\nX-Y: z\r\n\r\n{}"),
+            "{third}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_invalid_data_and_not_retried() {
+        let (endpoint, server) = serve(vec![b"SMTP ready\r\n\r\n".to_vec()]);
+        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let err = client.request("GET", "/a", &[], b"").err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn an_absurd_content_length_is_refused_before_reading() {
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
+        let (endpoint, server) = serve(vec![reply.into_bytes()]);
+        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let err = client.request("GET", "/a", &[], b"").err().unwrap();
+        assert!(err.to_string().contains("exceeds"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn itoa_matches_display() {
+        for n in [0usize, 7, 10, 12345, usize::MAX] {
+            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
+}

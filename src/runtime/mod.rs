@@ -1,0 +1,177 @@
+//! The invoke loop: INIT once, then `/next` → handler → `/response` or `/error`, forever.
+//!
+//! The loop is synchronous on purpose. Lambda runs one invocation at a time per environment and
+//! freezes the process between them, so the loop blocks on one keep-alive socket and hands each
+//! event to the handler, which runs the user's future to completion on a tokio runtime built once
+//! in INIT. No thread, task or poll stands between the socket and the handler.
+
+pub(crate) mod api;
+pub(crate) mod config;
+pub(crate) mod endpoint;
+pub(crate) mod http;
+pub(crate) mod panic;
+mod trace_env;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ApiError, ApiErrorKind, Error, ResponseTooLarge};
+use crate::handler::Handler;
+use crate::logging;
+use api::{Delivery, Next, RuntimeApi};
+use config::FunctionConfig;
+use endpoint::Endpoint;
+use trace_env::TraceEnv;
+
+/// How long to wait before asking again after `/next` said there is nothing (`204`).
+const NOTHING_PAUSE: Duration = Duration::from_millis(10);
+
+/// Runs the function: under Lambda when `AWS_LAMBDA_RUNTIME_API` is set, else one local
+/// invocation. `init` builds the handler; it runs once, before the first invocation.
+pub(crate) fn start<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> ExitCode {
+    match std::env::var(config::RUNTIME_API) {
+        Ok(address) => serve(&address, init),
+        Err(std::env::VarError::NotPresent) => crate::local::invoke(init),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            logging::install(logging::Output::Stdout);
+            tracing::error!("`{}` is not valid UTF-8; exiting", config::RUNTIME_API);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves invocations from the Runtime API at `address` until it fails.
+fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> ExitCode {
+    logging::install(logging::Output::Stdout);
+    let endpoint = match Endpoint::parse(address) {
+        Ok(endpoint) => endpoint,
+        Err(err) => {
+            // Without an address there is nobody to report an init error to.
+            tracing::error!("{err}; exiting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut api = RuntimeApi::new(endpoint);
+    panic::install_hook();
+    panic::enter_init(api.endpoint());
+    let started = FunctionConfig::from_env(|k| std::env::var(k).ok())
+        .map_err(Error::Config)
+        .and_then(|function| Ok((Arc::new(function), panic::catch(init)?)));
+    panic::leave();
+    match started {
+        Ok((function, handler)) => invoke_loop(&mut api, &function, handler),
+        Err(err) => {
+            let err = err.into_init_error();
+            tracing::error!(
+                error_type = err.error_type(),
+                "init failed: {}",
+                err.message()
+            );
+            match api.fail_init(&err) {
+                Ok(Delivery::Accepted) => {}
+                Ok(other) => tracing::warn!(?other, "the Runtime API did not take the init error"),
+                Err(api_err) => tracing::error!(
+                    "could not report the init error: {}",
+                    Error::RuntimeApi(api_err).message()
+                ),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn invoke_loop<H: Handler>(
+    api: &mut RuntimeApi,
+    function: &Arc<FunctionConfig>,
+    mut handler: H,
+) -> ExitCode {
+    let mut response = Vec::with_capacity(4096);
+    let mut trace_env = TraceEnv::new();
+    loop {
+        let next = match api.next(function) {
+            Ok(next) => next,
+            Err(err) => return fatal(err),
+        };
+        let (context, result) = match next {
+            Next::Invocation { context, event } => {
+                trace_env.update(context.xray_trace_header());
+                panic::enter_invocation(context.request_id());
+                response.clear();
+                let result = panic::catch(|| handler.call(event, &context, &mut response));
+                panic::leave();
+                (context, result)
+            }
+            Next::Unusable(fault) => {
+                let problem = format!("invocation skipped: {}", fault.problem);
+                let Some(request_id) = fault.request_id else {
+                    tracing::error!("{problem}; without a request id it cannot be answered");
+                    continue;
+                };
+                let err = Error::RuntimeApi(ApiError::new(ApiErrorKind::Protocol {
+                    path: "/2018-06-01/runtime/invocation/next".to_owned(),
+                    problem,
+                }));
+                if let Err(api_err) = finish(api, &request_id, Err(err)) {
+                    return fatal(api_err);
+                }
+                continue;
+            }
+            Next::Nothing => {
+                std::thread::sleep(NOTHING_PAUSE);
+                continue;
+            }
+        };
+        if let Err(err) = finish(api, context.request_id(), result.map(|()| &response[..])) {
+            return fatal(err);
+        }
+    }
+}
+
+/// Posts the outcome of one invocation. A response refused as too large (`413`) is replaced by
+/// an error the caller can read; other refusals (`4xx`: the invocation already ended) are logged.
+fn finish(
+    api: &mut RuntimeApi,
+    request_id: &str,
+    result: Result<&[u8], Error>,
+) -> Result<(), ApiError> {
+    let delivery = match &result {
+        Ok(body) => api.respond(request_id, body)?,
+        Err(err) => {
+            tracing::error!(
+                error_type = err.error_type(),
+                "invocation failed: {}",
+                err.message()
+            );
+            api.fail(request_id, err)?
+        }
+    };
+    match (delivery, result) {
+        (Delivery::Accepted, _) => Ok(()),
+        (Delivery::TooLarge, Ok(body)) => {
+            let err = Error::ResponseTooLarge(ResponseTooLarge::new(body.len()));
+            finish(api, request_id, Err(err))
+        }
+        (Delivery::TooLarge, Err(_)) => {
+            tracing::error!(
+                request_id,
+                "the Runtime API refused even the error document as too large"
+            );
+            Ok(())
+        }
+        (Delivery::Rejected { status, body }, _) => {
+            tracing::warn!(
+                request_id,
+                status,
+                body,
+                "the Runtime API refused the invocation's outcome"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn fatal(err: ApiError) -> ExitCode {
+    tracing::error!("{}; exiting", Error::RuntimeApi(err).message());
+    ExitCode::FAILURE
+}

@@ -1,0 +1,744 @@
+//! A Lambda Runtime API (2018-06-01) emulator for tests and benches, with fault injection.
+//!
+//! It serves the four documented calls on 127.0.0.1 with the documented status codes and
+//! headers, records every request it receives, and can be told to misbehave: answer a route
+//! with a given status, drop the connection before or in the middle of an answer, close an idle
+//! keep-alive connection, or answer slowly. It is strict where the API is: a `POST` without
+//! `Content-Length`, a request without `Host`, a response over the payload limit (`413`), a
+//! second outcome for one invocation (`400`) and an init error after the first `/next` (`403`)
+//! are refused.
+//!
+//! Every thread it starts stops by itself once the [`Emulator`] is dropped.
+//!
+//! ```no_run
+//! use lamina_emulator::{Emulator, Event, Outcome};
+//! use std::time::Duration;
+//!
+//! let emulator = Emulator::start();
+//! // ... start a function with AWS_LAMBDA_RUNTIME_API=emulator.address() ...
+//! let id = emulator.enqueue(Event::json(r#"{"name":"Ada"}"#));
+//! let outcome = emulator.wait_outcome(&id, Duration::from_secs(10));
+//! assert!(matches!(outcome, Some(Outcome::Response(_))));
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Lambda's limit for a synchronous response: 6 MB.
+pub const DEFAULT_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+const POLL: Duration = Duration::from_millis(20);
+
+/// Which Runtime API call a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /2018-06-01/runtime/invocation/next`
+    Next,
+    /// `POST /2018-06-01/runtime/invocation/{id}/response`
+    Response,
+    /// `POST /2018-06-01/runtime/invocation/{id}/error`
+    Error,
+    /// `POST /2018-06-01/runtime/init/error`
+    InitError,
+}
+
+/// A way for the emulator to misbehave on one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and a JSON error body, without acting on the request.
+    Status(u16),
+    /// Read the request, then close the connection without answering or acting on it.
+    DropBeforeAnswer,
+    /// Write the first bytes of a `200` answer, then close the connection, not acting on it.
+    DropMidAnswer,
+    /// Act and answer normally, then close the connection (an idle keep-alive timeout).
+    CloseAfterAnswer,
+    /// Wait this long, then act and answer normally.
+    Delay(Duration),
+}
+
+/// An invocation to hand out on `/next`.
+#[derive(Debug, Clone)]
+pub struct Event {
+    request_id: Option<String>,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+    omit: Vec<String>,
+}
+
+impl Event {
+    /// An event with this JSON payload and the headers Lambda always sends.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Event {
+            request_id: None,
+            body: body.into(),
+            headers: Vec::new(),
+            omit: Vec::new(),
+        }
+    }
+
+    /// Uses this request id instead of a generated one.
+    pub fn request_id(mut self, id: &str) -> Self {
+        self.request_id = Some(id.to_owned());
+        self
+    }
+
+    /// Adds a header, or replaces one of the default headers.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Leaves out a default header (request id, deadline or function ARN).
+    pub fn without(mut self, name: &str) -> Self {
+        self.omit.push(name.to_ascii_lowercase());
+        self
+    }
+}
+
+/// How an invocation ended, as the function posted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `POST …/response` with this body.
+    Response(Vec<u8>),
+    /// `POST …/error`.
+    Error(Posted),
+}
+
+impl Outcome {
+    /// The response body, or a panic that shows the error.
+    pub fn response(&self) -> &[u8] {
+        match self {
+            Outcome::Response(body) => body,
+            Outcome::Error(posted) => panic!("expected a response, got an error: {posted:?}"),
+        }
+    }
+
+    /// The posted error, or a panic that shows the response.
+    pub fn error(&self) -> &Posted {
+        match self {
+            Outcome::Error(posted) => posted,
+            Outcome::Response(body) => {
+                panic!(
+                    "expected an error, got a response: {}",
+                    String::from_utf8_lossy(body)
+                )
+            }
+        }
+    }
+}
+
+/// An error document posted to `…/error` or `/init/error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// The `Lambda-Runtime-Function-Error-Type` header.
+    pub error_type_header: Option<String>,
+    /// The body, parsed as JSON (`Null` when it was not JSON).
+    pub document: serde_json::Value,
+}
+
+/// One request as the emulator received it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The path, with any prefix.
+    pub path: String,
+    /// Headers in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Which accepted connection it came on, counting from 0.
+    pub connection: usize,
+}
+
+impl Request {
+    /// A header's value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<(String, Event)>,
+    delivered: HashMap<String, usize>,
+    outcomes: HashMap<String, Vec<Outcome>>,
+    init_error: Option<Posted>,
+    init_done: bool,
+    requests: Vec<Request>,
+    faults: HashMap<Route, VecDeque<Fault>>,
+    connections: usize,
+    next_id: u64,
+    response_limit: usize,
+    prefix: String,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    shutdown: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running emulator on 127.0.0.1; stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator on a free port of 127.0.0.1.
+    pub fn start() -> Self {
+        Self::start_with_prefix("")
+    }
+
+    /// Starts an emulator that serves the API under `prefix` (as `cargo lambda watch` does, with
+    /// `/.rt/<function>`).
+    pub fn start_with_prefix(prefix: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                response_limit: DEFAULT_RESPONSE_LIMIT,
+                prefix: prefix.trim_end_matches('/').to_owned(),
+                ..State::default()
+            }),
+            changed: Condvar::new(),
+            shutdown: AtomicBool::new(false),
+        });
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || accept_loop(listener, shared))
+        };
+        Emulator {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The value for `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Queues an invocation; returns its request id.
+    pub fn enqueue(&self, event: Event) -> String {
+        let mut state = self.shared.lock();
+        state.next_id += 1;
+        let id = event
+            .request_id
+            .clone()
+            .unwrap_or_else(|| format!("req-{:04}-{:08x}", state.next_id, self.addr.port()));
+        state.queue.push_back((id.clone(), event));
+        self.shared.changed.notify_all();
+        id
+    }
+
+    /// Queues an invocation and waits up to 20 s for its outcome.
+    ///
+    /// # Panics
+    /// When no outcome arrives in time, with the requests seen so far.
+    pub fn invoke(&self, event: Event) -> Outcome {
+        let id = self.enqueue(event);
+        self.wait_outcome(&id, Duration::from_secs(20))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no outcome for {id} within 20 s; requests: {:#?}",
+                    self.request_lines()
+                )
+            })
+    }
+
+    /// Waits for the first outcome posted for `request_id`.
+    pub fn wait_outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+        self.wait(timeout, |s| {
+            s.outcomes.get(request_id).and_then(|o| o.first().cloned())
+        })
+    }
+
+    /// Waits for an init error.
+    pub fn wait_init_error(&self, timeout: Duration) -> Option<Posted> {
+        self.wait(timeout, |s| s.init_error.clone())
+    }
+
+    /// Every outcome accepted or refused for `request_id`, in order.
+    pub fn outcomes(&self, request_id: &str) -> Vec<Outcome> {
+        self.shared
+            .lock()
+            .outcomes
+            .get(request_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many times `/next` handed out `request_id`.
+    pub fn deliveries(&self, request_id: &str) -> usize {
+        self.shared
+            .lock()
+            .delivered
+            .get(request_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Makes the next request on `route` misbehave; faults on one route apply in order.
+    pub fn inject(&self, route: Route, fault: Fault) {
+        self.shared
+            .lock()
+            .faults
+            .entry(route)
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Sets the largest response body accepted before answering `413`.
+    pub fn set_response_limit(&self, bytes: usize) {
+        self.shared.lock().response_limit = bytes;
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// How many TCP connections have been accepted.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().connections
+    }
+
+    /// Waits until `/next` has been asked `count` times in all.
+    pub fn wait_next_polls(&self, count: usize, timeout: Duration) -> bool {
+        self.wait(timeout, |s| {
+            let polls = s
+                .requests
+                .iter()
+                .filter(|r| r.path.ends_with("/invocation/next"))
+                .count();
+            (polls >= count).then_some(())
+        })
+        .is_some()
+    }
+
+    fn request_lines(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| format!("#{} {} {}", r.connection, r.method, r.path))
+            .collect()
+    }
+
+    fn wait<T>(&self, timeout: Duration, mut probe: impl FnMut(&State) -> Option<T>) -> Option<T> {
+        let until = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(found) = probe(&state) {
+                return Some(found);
+            }
+            let now = Instant::now();
+            if now >= until {
+                return None;
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, (until - now).min(POLL))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    while !shared.shutdown.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let index = {
+                    let mut state = shared.lock();
+                    state.connections += 1;
+                    state.connections - 1
+                };
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    let _ = serve_connection(stream, index, &shared);
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Err(_) => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// What to do with the connection after a request.
+enum After {
+    KeepOpen,
+    Close,
+}
+
+fn serve_connection(mut stream: TcpStream, index: usize, shared: &Shared) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(POLL * 5))?;
+    stream.set_nodelay(true)?;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buf, index, shared)? else {
+            return Ok(());
+        };
+        match handle(&mut stream, request, shared)? {
+            After::KeepOpen => {}
+            After::Close => return Ok(()),
+        }
+    }
+}
+
+/// Reads one request; `None` when the peer closed or the emulator shut down.
+fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    index: usize,
+    shared: &Shared,
+) -> io::Result<Option<Request>> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Request::new(&mut headers);
+        if let httparse::Status::Complete(head_len) = parsed
+            .parse(buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        {
+            let method = parsed.method.unwrap_or("").to_owned();
+            let path = parsed.path.unwrap_or("").to_owned();
+            let headers: Vec<(String, String)> = parsed
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            let length = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            let length = match (method.as_str(), length) {
+                ("POST", None) => {
+                    write_answer(
+                        stream,
+                        411,
+                        "{\"errorMessage\":\"Content-Length required\"}",
+                        &[],
+                    )?;
+                    return Ok(None);
+                }
+                (_, l) => l.unwrap_or(0),
+            };
+            while buf.len() < head_len + length {
+                if !fill(stream, buf, &mut chunk, shared)? {
+                    return Ok(None);
+                }
+            }
+            let body = buf[head_len..head_len + length].to_vec();
+            buf.drain(..head_len + length);
+            return Ok(Some(Request {
+                method,
+                path,
+                headers,
+                body,
+                connection: index,
+            }));
+        }
+        if !fill(stream, buf, &mut chunk, shared)? {
+            return Ok(None);
+        }
+    }
+}
+
+/// Reads more bytes; `false` on EOF or shutdown.
+fn fill(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    shared: &Shared,
+) -> io::Result<bool> {
+    loop {
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        match stream.read(chunk) {
+            Ok(0) => return Ok(false),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(true);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn route_of(path: &str) -> Option<(Route, Option<&str>)> {
+    let rest = path.strip_prefix("/2018-06-01/runtime/")?;
+    if rest == "invocation/next" {
+        return Some((Route::Next, None));
+    }
+    if rest == "init/error" {
+        return Some((Route::InitError, None));
+    }
+    let rest = rest.strip_prefix("invocation/")?;
+    if let Some(id) = rest.strip_suffix("/response") {
+        return Some((Route::Response, Some(id)));
+    }
+    rest.strip_suffix("/error")
+        .map(|id| (Route::Error, Some(id)))
+}
+
+fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Result<After> {
+    let (method, path) = (request.method.clone(), request.path.clone());
+    let prefix = shared.lock().prefix.clone();
+    shared.lock().requests.push(request.clone());
+    shared.changed.notify_all();
+
+    if request.header("host").is_none() {
+        write_answer(
+            stream,
+            400,
+            r#"{"errorMessage":"HTTP/1.1 requires a Host header"}"#,
+            &[],
+        )?;
+        return Ok(After::KeepOpen);
+    }
+    let Some((route, id)) = path.strip_prefix(prefix.as_str()).and_then(route_of) else {
+        write_answer(stream, 404, r#"{"errorMessage":"no such route"}"#, &[])?;
+        return Ok(After::KeepOpen);
+    };
+    let expected = if route == Route::Next { "GET" } else { "POST" };
+    if method != expected {
+        write_answer(stream, 405, r#"{"errorMessage":"method not allowed"}"#, &[])?;
+        return Ok(After::KeepOpen);
+    }
+
+    let fault = shared
+        .lock()
+        .faults
+        .get_mut(&route)
+        .and_then(VecDeque::pop_front);
+    let mut after = After::KeepOpen;
+    match fault {
+        Some(Fault::Status(status)) => {
+            let body =
+                format!(r#"{{"errorMessage":"injected fault","errorType":"Injected{status}"}}"#);
+            write_answer(stream, status, &body, &[])?;
+            return Ok(After::KeepOpen);
+        }
+        Some(Fault::DropBeforeAnswer) => return Ok(After::Close),
+        Some(Fault::DropMidAnswer) => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Le")?;
+            return Ok(After::Close);
+        }
+        Some(Fault::CloseAfterAnswer) => after = After::Close,
+        Some(Fault::Delay(d)) => thread::sleep(d),
+        None => {}
+    }
+
+    match route {
+        Route::Next => answer_next(stream, shared)?,
+        Route::Response | Route::Error => {
+            let id = id.unwrap_or_default();
+            answer_outcome(stream, shared, route, id, &request)?
+        }
+        Route::InitError => {
+            let mut state = shared.lock();
+            if state.init_done {
+                drop(state);
+                write_answer(
+                    stream,
+                    403,
+                    r#"{"errorMessage":"init already finished","errorType":"InvalidStateTransition"}"#,
+                    &[],
+                )?;
+            } else {
+                state.init_error = Some(posted(&request));
+                shared.changed.notify_all();
+                drop(state);
+                write_answer(stream, 202, r#"{"status":"OK"}"#, &[])?;
+            }
+        }
+    }
+    Ok(after)
+}
+
+fn posted(request: &Request) -> Posted {
+    Posted {
+        error_type_header: request
+            .header("lambda-runtime-function-error-type")
+            .map(str::to_owned),
+        document: serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
+    let (id, event) = {
+        let mut state = shared.lock();
+        state.init_done = true;
+        loop {
+            if shared.shutdown.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if let Some(next) = state.queue.pop_front() {
+                *state.delivered.entry(next.0.clone()).or_default() += 1;
+                break next;
+            }
+            state = shared
+                .changed
+                .wait_timeout(state, POLL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    };
+    shared.changed.notify_all();
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64 + 30_000);
+    let mut headers: Vec<(String, String)> = vec![
+        ("Lambda-Runtime-Aws-Request-Id".into(), id.clone()),
+        ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
+        (
+            "Lambda-Runtime-Invoked-Function-Arn".into(),
+            "arn:aws:lambda:us-east-1:123456789012:function:emulated".into(),
+        ),
+    ];
+    headers.retain(|(n, _)| !event.omit.contains(&n.to_ascii_lowercase()));
+    for (name, value) in &event.headers {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        headers.push((name.clone(), value.clone()));
+    }
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    write_answer_bytes(stream, 200, &event.body, &pairs)
+}
+
+fn answer_outcome(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    route: Route,
+    id: &str,
+    request: &Request,
+) -> io::Result<()> {
+    let mut state = shared.lock();
+    if !state.delivered.contains_key(id) {
+        drop(state);
+        return write_answer(
+            stream,
+            400,
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+            &[],
+        );
+    }
+    if route == Route::Response && request.body.len() > state.response_limit {
+        drop(state);
+        return write_answer(
+            stream,
+            413,
+            r#"{"errorMessage":"Exceeded maximum allowed payload size","errorType":"RequestEntityTooLarge"}"#,
+            &[],
+        );
+    }
+    let outcome = match route {
+        Route::Response => Outcome::Response(request.body.clone()),
+        _ => Outcome::Error(posted(request)),
+    };
+    let entry = state.outcomes.entry(id.to_owned()).or_default();
+    let repeat = !entry.is_empty();
+    entry.push(outcome);
+    shared.changed.notify_all();
+    drop(state);
+    if repeat {
+        write_answer(
+            stream,
+            400,
+            r#"{"errorMessage":"Invalid state transition","errorType":"InvalidStateTransition"}"#,
+            &[],
+        )
+    } else {
+        write_answer(stream, 202, r#"{"status":"OK"}"#, &[])
+    }
+}
+
+fn write_answer(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<()> {
+    write_answer_bytes(stream, status, body.as_bytes(), headers)
+}
+
+fn write_answer_bytes(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes)
+}

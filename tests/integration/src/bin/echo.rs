@@ -1,0 +1,19 @@
+//! Echoes the event; `{"fail": "..."}` fails with that message, `{"panic": "..."}` panics,
+//! `{"bytes": N}` answers with a string of N bytes.
+
+use lamina::{Context, Error};
+use serde_json::{Value, json};
+
+#[lamina::handler]
+async fn echo(event: Value, _ctx: Context) -> Result<Value, Error> {
+    if let Some(message) = event.get("fail").and_then(Value::as_str) {
+        return Err(Error::new("Handler.Requested", message));
+    }
+    if let Some(message) = event.get("panic").and_then(Value::as_str) {
+        panic!("{message}");
+    }
+    if let Some(n) = event.get("bytes").and_then(Value::as_u64) {
+        return Ok(json!("x".repeat(n as usize)));
+    }
+    Ok(event)
+}

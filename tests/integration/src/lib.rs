@@ -1,0 +1,1 @@
+//! Functions for the end-to-end tests live in `src/bin`; this library is empty.

@@ -258,11 +258,16 @@ pub struct CognitoIdentity {
     pub identity_pool_id: String,
 }
 
+/// Decodes a header holding a JSON object; anything else is ignored.
 fn decode_json_header<T: serde::de::DeserializeOwned>(name: &str, value: &[u8]) -> Option<Box<T>> {
-    match serde_json::from_slice(value) {
-        Ok(v) => Some(Box::new(v)),
-        Err(err) => {
-            tracing::debug!(header = name, %err, "ignoring a header that is not the JSON Lambda documents");
+    let is_object = value.trim_ascii_start().first() == Some(&b'{');
+    match serde_json::from_slice(value).ok().filter(|_| is_object) {
+        Some(v) => Some(Box::new(v)),
+        None => {
+            tracing::debug!(
+                header = name,
+                "ignoring a header that is not the JSON object Lambda documents"
+            );
             None
         }
     }

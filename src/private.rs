@@ -13,17 +13,57 @@ use crate::handler::{Outcome, TypedHandler};
 
 pub use crate::handler::Handler;
 
-/// Runs a handler that takes no state.
-pub fn run<E, F, Fut>(handler: F) -> ExitCode
+/// What the macro calls for a handler without state: checks every type of the handler, then
+/// runs it.
+///
+/// The macro spells out each type parameter with the user's own tokens, as in
+/// `serve::<Order, lamina::Context, Result<Receipt, MyError>, Receipt, MyError, _, _>(handle)`.
+/// rustc blames an unmet bound on the turbofish argument for that parameter, and that argument
+/// carries the span of the user's type, so "`Order` cannot be a lamina event" lands on `Order`.
+/// Every requirement on the handler is a bound here and nowhere else the user's types reach, so
+/// each mistake is reported exactly once; inside this function the bounds imply [`start`]'s.
+pub fn serve<E, C, O, R, X, F, Fut>(handler: F) -> ExitCode
 where
-    E: DeserializeOwned,
-    F: Fn(E, Context) -> Fut,
-    Fut: Future,
-    Fut::Output: Outcome,
+    E: Event,
+    C: IsContext,
+    O: Returns<Response = R, Error = X>,
+    R: Response,
+    X: IntoError,
+    F: Fn(E, C) -> Fut,
+    Fut: Future<Output = O>,
 {
-    run_with_state(
+    start(
         || async { Ok::<(), Error>(()) },
-        move |event, context, _: &'static ()| handler(event, context),
+        move |event: E, context: Context, _: &'static ()| {
+            let output = handler(event, C::from_context(context));
+            async move { output.await.into_result() }
+        },
+    )
+}
+
+/// What the macro calls for a handler with state: [`serve`], plus the `init` function, whose
+/// check the macro blames on the `init = path` it was given.
+pub fn serve_with_state<S, I, E, C, O, R, X, F, Fut>(init: I, handler: F) -> ExitCode
+where
+    S: 'static,
+    I: Init<S>,
+    E: Event,
+    C: IsContext,
+    O: Returns<Response = R, Error = X>,
+    R: Response,
+    X: IntoError,
+    F: Fn(E, C, &'static S) -> Fut,
+    Fut: Future<Output = O>,
+{
+    start(
+        move || {
+            let state = init.call();
+            async move { state.await.into_result() }
+        },
+        move |event: E, context: Context, state: &'static S| {
+            let output = handler(event, C::from_context(context), state);
+            async move { output.await.into_result() }
+        },
     )
 }
 
@@ -33,12 +73,10 @@ where
 /// The state lives as long as the process: it is leaked on purpose, so every invocation can
 /// borrow it as `&'static S` and nothing pays for reference counting. Lambda ends the process
 /// without running destructors anyway.
-pub fn run_with_state<S, I, IFut, IErr, E, F, Fut>(init: I, handler: F) -> ExitCode
+fn start<S, IFut, E, F, Fut>(init: impl FnOnce() -> IFut, handler: F) -> ExitCode
 where
     S: 'static,
-    I: FnOnce() -> IFut,
-    IFut: Future<Output = Result<S, IErr>>,
-    IErr: Into<Error>,
+    IFut: Future<Output = Result<S, Error>>,
     E: DeserializeOwned,
     F: Fn(E, Context, &'static S) -> Fut,
     Fut: Future,
@@ -49,39 +87,24 @@ where
             .enable_all()
             .build()
             .map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
-        let state = runtime.block_on(init()).map_err(Into::into)?;
+        let state = runtime.block_on(init())?;
         let state: &'static S = Box::leak(Box::new(state));
         Ok(TypedHandler::new(runtime, state, handler))
     })
 }
 
-/// Checks that an event type can be decoded; the macro calls it at the type's span.
-#[doc(hidden)]
-pub const fn assert_event<T: Event>() {}
-
-/// Checks that a response type can be encoded; the macro calls it at the type's span.
-#[doc(hidden)]
-pub const fn assert_response<T: Response>() {}
-
-/// Checks that an error type converts into [`Error`]; the macro calls it at the type's span.
-#[doc(hidden)]
-pub const fn assert_error<T: IntoError>() {}
-
-/// Checks that the second argument is a [`Context`]; the macro calls it at the type's span.
-#[doc(hidden)]
-pub const fn assert_context<T: IsContext>() {}
-
-/// Checks the return type as a whole; the macro calls it at the type's span.
-#[doc(hidden)]
-pub const fn assert_outcome<T: Outcome>() {}
+// The blanket impls below are `do_not_recommend`: rustc then reports the unmet bound as the
+// trait named here, with its message, instead of as the serde or `From` bound behind it
+// followed by a list of every type that does implement that one.
 
 /// An event type a handler can take.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a lamina event: it does not implement `serde::de::DeserializeOwned`",
+    message = "`{Self}` cannot be a lamina event: it does not implement `serde::Deserialize`",
     label = "not decodable from JSON",
     note = "add `#[derive(serde::Deserialize)]` to `{Self}`, with owned fields (`String`, not `&str`)"
 )]
 pub trait Event: DeserializeOwned {}
+#[diagnostic::do_not_recommend]
 impl<T: DeserializeOwned> Event for T {}
 
 /// A response type a handler can return.
@@ -91,15 +114,17 @@ impl<T: DeserializeOwned> Event for T {}
     note = "add `#[derive(serde::Serialize)]` to `{Self}`"
 )]
 pub trait Response: Serialize {}
+#[diagnostic::do_not_recommend]
 impl<T: Serialize> Response for T {}
 
 /// An error type a handler can return.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a lamina handler error: it does not convert into `lamina::Error`",
     label = "not convertible into `lamina::Error`",
-    note = "return `lamina::Error`, or any type implementing `std::error::Error + Send + Sync + 'static`; wrap a boxed error with `lamina::Error::from_boxed`"
+    note = "return `lamina::Error` (from a message: `lamina::Error::new(\"OrderNotFound\", message)`), or a type implementing `std::error::Error + Send + Sync + 'static`"
 )]
 pub trait IntoError: Into<Error> {}
+#[diagnostic::do_not_recommend]
 impl<T: Into<Error>> IntoError for T {}
 
 /// Only [`Context`] is.
@@ -108,5 +133,80 @@ impl<T: Into<Error>> IntoError for T {}
     label = "expected `lamina::Context`",
     note = "write the handler as `async fn name(event: E, ctx: lamina::Context) -> Result<R, lamina::Error>`"
 )]
-pub trait IsContext {}
-impl IsContext for Context {}
+pub trait IsContext {
+    /// The identity: lets [`serve`] name the argument's type as written by the user.
+    fn from_context(context: Context) -> Self;
+}
+impl IsContext for Context {
+    fn from_context(context: Context) -> Self {
+        context
+    }
+}
+
+/// What a handler's `async fn` returns: a `Result`, whatever its parts.
+///
+/// Unlike [`Outcome`], this puts no bound on the parts, which [`serve`] checks separately, each
+/// at its own span: a bad response type is reported on the response, not on the whole `Result`.
+#[diagnostic::on_unimplemented(
+    message = "a lamina handler must return `Result<R, E>`, not `{Self}`",
+    label = "not a `Result`",
+    note = "`R` is the response (any `serde::Serialize` type) and `E` any error that converts into `lamina::Error`: write `-> Result<{Self}, lamina::Error>` and return `Ok(...)`"
+)]
+pub trait Returns {
+    /// `R`.
+    type Response;
+    /// `E`.
+    type Error;
+    /// The identity.
+    fn into_result(self) -> Result<Self::Response, Self::Error>;
+}
+impl<R, X> Returns for Result<R, X> {
+    type Response = R;
+    type Error = X;
+    fn into_result(self) -> Self {
+        self
+    }
+}
+
+/// A function that can build a handler's state `S`: an `async fn() -> Result<S, E>`.
+///
+/// One trait for the whole signature, rather than one bound per part as for the handler: the
+/// macro sees only the path to `init`, not its types, so every mistake in it lands on that path
+/// anyway, and this way the message shows the signature `init` has next to the one it needs.
+#[diagnostic::on_unimplemented(
+    message = "`init` must be an `async fn() -> Result<{S}, E>`, not `{Self}`",
+    label = "the state initializer",
+    note = "the handler borrows its state as `&{S}`, so `init` builds a `{S}`; `E` is `lamina::Error` or any `std::error::Error + Send + Sync + 'static`"
+)]
+pub trait Init<S> {
+    /// What `init` returns.
+    type Output: InitResult<S>;
+    /// `init`'s future.
+    type Future: Future<Output = Self::Output>;
+    /// Calls `init`.
+    fn call(self) -> Self::Future;
+}
+#[diagnostic::do_not_recommend]
+impl<S, I, Fut> Init<S> for I
+where
+    I: FnOnce() -> Fut,
+    Fut: Future,
+    Fut::Output: InitResult<S>,
+{
+    type Output = Fut::Output;
+    type Future = Fut;
+    fn call(self) -> Fut {
+        self()
+    }
+}
+
+/// What an `init` function returns: the state, or an error that converts into [`Error`].
+pub trait InitResult<S> {
+    /// `Ok(state)`, or the init error.
+    fn into_result(self) -> Result<S, Error>;
+}
+impl<S, X: Into<Error>> InitResult<S> for Result<S, X> {
+    fn into_result(self) -> Result<S, Error> {
+        self.map_err(Into::into)
+    }
+}

@@ -1,12 +1,19 @@
-//! The generated code: the user's function unchanged, plus a `main` that type-checks its parts
-//! at their own spans and hands it to `lamina::__private`.
+//! The generated code: the user's function unchanged, plus a `main` that hands it to
+//! `lamina::__private::serve` with every type spelled out in the user's own tokens.
+//!
+//! `serve` carries all the requirements on a handler as bounds on its type parameters, and
+//! rustc reports an unmet bound on the turbofish argument for that parameter. Each argument here
+//! is either the user's type, re-emitted with its span, or a `_` given the span of the part of
+//! the signature it stands for, so every "not `Deserialize`", "not a `Result`" or "not
+//! `lamina::Context`" lands on the user's own token, once.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::Type;
 use syn::spanned::Spanned;
 
 use crate::options::Options;
-use crate::signature::HandlerFn;
+use crate::signature::{HandlerFn, mentions_impl_trait};
 
 pub(crate) fn expand(
     function: &syn::ItemFn,
@@ -19,35 +26,59 @@ pub(crate) fn expand(
 
     let event = handler.event;
     let context = handler.context;
-    let mut checks = vec![
-        quote_spanned!(event.span()=> #private::assert_event::<#event>();),
-        quote_spanned!(context.span()=> #private::assert_context::<#context>();),
-    ];
-    match handler.result_parts {
-        Some((response, error)) => {
-            checks
-                .push(quote_spanned!(response.span()=> #private::assert_response::<#response>();));
-            if let Some(error) = error {
-                checks.push(quote_spanned!(error.span()=> #private::assert_error::<#error>();));
+    let output = handler.output;
+    // Where to blame an unmet bound on a part of the return type that is not written out, as in
+    // `-> Out` or `-> io::Result<Out>`: on the type's name.
+    let output_span = match output {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or(output.span(), |s| s.ident.span()),
+        _ => output.span(),
+    };
+    let (response, error) = match handler.result_parts {
+        Some((response, Some(error))) => (named(response), named(error)),
+        Some((response, None)) => (named(response), infer(output_span)),
+        None => (infer(output_span), infer(output_span)),
+    };
+    let output = named(output);
+
+    let serve = match (&options.init, handler.state) {
+        (Some((init, _)), Some(state)) => {
+            // The initializer's type can't be named: blame it on `init = path`.
+            let init_type = infer(init.segments.last().map_or(init.span(), |s| s.ident.span()));
+            quote! {
+                #private::serve_with_state::<
+                    #state, #init_type, #event, #context, #output, #response, #error, _, _
+                >(#init, #name)
             }
         }
-        None => {
-            let output = handler.output;
-            checks.push(quote_spanned!(output.span()=> #private::assert_outcome::<#output>();));
-        }
-    }
-
-    let run = match &options.init {
-        Some((init, _)) => quote_spanned!(name.span()=> #private::run_with_state(#init, #name)),
-        None => quote_spanned!(name.span()=> #private::run(#name)),
+        _ => quote! {
+            #private::serve::<#event, #context, #output, #response, #error, _, _>(#name)
+        },
     };
 
     quote! {
         #function
 
         fn main() -> ::std::process::ExitCode {
-            #(#checks)*
-            #run
+            #serve
         }
     }
+}
+
+/// `ty` as written, or `_` where it holds an `impl Trait` (legal in an `async fn`'s return type,
+/// but not in a turbofish).
+fn named(ty: &Type) -> TokenStream {
+    if mentions_impl_trait(ty) {
+        infer(ty.span())
+    } else {
+        ty.to_token_stream()
+    }
+}
+
+/// A `_` for rustc to infer, blamed on `span` if what it infers breaks a bound.
+fn infer(span: Span) -> TokenStream {
+    quote_spanned!(span=> _)
 }

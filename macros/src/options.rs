@@ -26,10 +26,20 @@ impl Options {
                 let value = meta.value().map_err(|_| {
                     meta.error("`init` needs a function: write `init = build_state`")
                 })?;
+                if value.peek(syn::LitStr) {
+                    let text: syn::LitStr = value.parse()?;
+                    return Err(syn::Error::new(
+                        text.span(),
+                        format!(
+                            "`init` takes a path, not a string: write `init = {}`, without quotes",
+                            text.value()
+                        ),
+                    ));
+                }
                 let path: syn::Path = value.parse().map_err(|e| {
                     syn::Error::new(
                         e.span(),
-                        "`init` takes the path of an `async fn` returning `Result<State, Error>`, written without quotes: `init = build_state`",
+                        "`init` takes the path of an `async fn` returning `Result<State, Error>`: write `init = build_state`",
                     )
                 })?;
                 init = Some((path, key_span));
@@ -38,11 +48,34 @@ impl Options {
                 if krate.is_some() {
                     return Err(meta.error("`crate` is set multiple times; give it once"));
                 }
-                let text: syn::LitStr = meta.value()?.parse()?;
+                let value = meta.value().map_err(|_| {
+                    meta.error(
+                        "`crate` needs the path to lamina: write `crate = \"my_sdk::lamina\"`",
+                    )
+                })?;
+                if !value.peek(syn::LitStr) {
+                    let path: syn::Path = value.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`crate` takes a path in quotes: `crate = \"my_sdk::lamina\"`",
+                        )
+                    })?;
+                    let written = quote::ToTokens::to_token_stream(&path)
+                        .to_string()
+                        .replace(' ', "");
+                    return Err(syn::Error::new_spanned(
+                        path,
+                        format!("`crate` takes a path in quotes: write `crate = \"{written}\"`"),
+                    ));
+                }
+                let text: syn::LitStr = value.parse()?;
                 krate = Some(text.parse().map_err(|_| {
                     syn::Error::new(
                         text.span(),
-                        "`crate` takes a path in quotes: `crate = \"my_sdk::lamina\"`",
+                        format!(
+                            "`{}` is not a path: `crate` takes the path lamina is reachable at, as in `crate = \"my_sdk::lamina\"`",
+                            text.value()
+                        ),
                     )
                 })?);
                 Ok(())

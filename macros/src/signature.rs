@@ -1,5 +1,7 @@
 //! Checks the annotated function's signature and picks out the types to check.
 
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::{FnArg, ReturnType, Type};
 
 use crate::options::Options;
@@ -11,6 +13,8 @@ pub(crate) struct HandlerFn<'a> {
     pub(crate) name: &'a syn::Ident,
     pub(crate) event: &'a Type,
     pub(crate) context: &'a Type,
+    /// `S` of the `state: &S` argument, when there is one.
+    pub(crate) state: Option<&'a Type>,
     pub(crate) output: &'a Type,
     /// `R` and `E` when the return type is spelled `Result<R, E>`.
     pub(crate) result_parts: Option<(&'a Type, Option<&'a Type>)>,
@@ -35,19 +39,19 @@ impl<'a> HandlerFn<'a> {
         if let Some(constness) = &sig.constness {
             return Err(syn::Error::new_spanned(
                 constness,
-                "a lamina handler cannot be `const`",
+                "a lamina handler cannot be `const`: remove `const`",
             ));
         }
         if let Some(unsafety) = &sig.unsafety {
             return Err(syn::Error::new_spanned(
                 unsafety,
-                "a lamina handler cannot be `unsafe`",
+                "a lamina handler cannot be `unsafe`: remove `unsafe`, and wrap the code that needs it in an `unsafe` block",
             ));
         }
         if let Some(abi) = &sig.abi {
             return Err(syn::Error::new_spanned(
                 abi,
-                "a lamina handler cannot have an `extern` ABI",
+                "a lamina handler cannot have an `extern` ABI: remove it; lamina calls the handler as a Rust `async fn`",
             ));
         }
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -59,7 +63,7 @@ impl<'a> HandlerFn<'a> {
         if let Some(variadic) = &sig.variadic {
             return Err(syn::Error::new_spanned(
                 variadic,
-                "a lamina handler cannot be variadic",
+                format!("a lamina handler cannot be variadic: it takes {FORMS}"),
             ));
         }
 
@@ -73,7 +77,8 @@ impl<'a> HandlerFn<'a> {
                     ));
                 }
                 FnArg::Typed(typed) => {
-                    if let Type::ImplTrait(_) = &*typed.ty {
+                    // The expansion names each argument's type, and `impl Trait` can't be named.
+                    if mentions_impl_trait(&typed.ty) {
                         return Err(syn::Error::new_spanned(
                             &typed.ty,
                             "a lamina handler cannot take `impl Trait`: name a concrete type",
@@ -83,7 +88,7 @@ impl<'a> HandlerFn<'a> {
                 }
             }
         }
-        let (event, context) = match types.as_slice() {
+        let (event, context, state) = match types.as_slice() {
             [] => {
                 return Err(syn::Error::new(
                     sig.paren_token.span.join(),
@@ -105,7 +110,7 @@ impl<'a> HandlerFn<'a> {
                         ),
                     ));
                 }
-                (event, context)
+                (event, context, None)
             }
             [event, context, state] => {
                 if options.init.is_none() {
@@ -114,7 +119,7 @@ impl<'a> HandlerFn<'a> {
                         "a state argument needs a function that builds the state once: write `#[lamina::handler(init = build_state)]` with `async fn build_state() -> Result<State, lamina::Error>`",
                     ));
                 }
-                match &*state.ty {
+                let state = match &*state.ty {
                     Type::Reference(r) if r.mutability.is_some() => {
                         return Err(syn::Error::new_spanned(
                             r.mutability,
@@ -127,15 +132,15 @@ impl<'a> HandlerFn<'a> {
                             "write the state argument as `&S`, without a lifetime",
                         ));
                     }
-                    Type::Reference(_) => {}
+                    Type::Reference(r) => &*r.elem,
                     other => {
                         return Err(syn::Error::new_spanned(
                             other,
                             "the state argument must be a shared reference, `&S`: the state is built once by `init` and borrowed by every invocation",
                         ));
                     }
-                }
-                (event, context)
+                };
+                (event, context, Some(state))
             }
             [_, _, _, extra, ..] => {
                 return Err(syn::Error::new_spanned(
@@ -159,6 +164,7 @@ impl<'a> HandlerFn<'a> {
             name,
             event: &event.ty,
             context: &context.ty,
+            state,
             output,
             result_parts: result_parts(output),
         })
@@ -183,4 +189,16 @@ fn result_parts(output: &Type) -> Option<(&Type, Option<&Type>)> {
     });
     let response = types.next()?;
     Some((response, types.next()))
+}
+
+/// Whether `ty` has an `impl Trait` anywhere in it, which no turbofish can name.
+pub(crate) fn mentions_impl_trait(ty: &Type) -> bool {
+    fn scan(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(ident) => ident == "impl",
+            TokenTree::Group(group) => scan(group.stream()),
+            _ => false,
+        })
+    }
+    scan(ty.to_token_stream())
 }

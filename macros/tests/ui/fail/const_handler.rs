@@ -1,0 +1,4 @@
+#[lamina::handler]
+const async fn handle(event: String, _ctx: lamina::Context) -> Result<String, lamina::Error> {
+    Ok(event)
+}

@@ -1,0 +1,14 @@
+struct State;
+
+fn init() -> Result<State, lamina::Error> {
+    Ok(State)
+}
+
+#[lamina::handler(init = init)]
+async fn handle(
+    event: String,
+    _ctx: lamina::Context,
+    _state: &State,
+) -> Result<String, lamina::Error> {
+    Ok(event)
+}

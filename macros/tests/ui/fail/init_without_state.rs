@@ -1,0 +1,10 @@
+struct State;
+
+async fn init() -> Result<State, lamina::Error> {
+    Ok(State)
+}
+
+#[lamina::handler(init = init)]
+async fn handle(event: String, _ctx: lamina::Context) -> Result<String, lamina::Error> {
+    Ok(event)
+}

@@ -1,0 +1,15 @@
+struct Config;
+struct State;
+
+async fn init() -> Result<Config, lamina::Error> {
+    Ok(Config)
+}
+
+#[lamina::handler(init = init)]
+async fn handle(
+    event: String,
+    _ctx: lamina::Context,
+    _state: &State,
+) -> Result<String, lamina::Error> {
+    Ok(event)
+}

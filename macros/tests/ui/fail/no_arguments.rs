@@ -1,0 +1,4 @@
+#[lamina::handler]
+async fn handle() -> Result<String, lamina::Error> {
+    Ok(String::new())
+}

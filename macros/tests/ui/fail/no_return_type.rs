@@ -1,0 +1,2 @@
+#[lamina::handler]
+async fn handle(_event: String, _ctx: lamina::Context) {}

@@ -1,0 +1,2 @@
+#[lamina::handler]
+struct Handler;

@@ -1,0 +1,15 @@
+struct State;
+
+async fn init() -> Result<State, lamina::Error> {
+    Ok(State)
+}
+
+#[lamina::handler(init = init)]
+async fn handle(
+    event: String,
+    _ctx: lamina::Context,
+    _state: &State,
+    _extra: u32,
+) -> Result<String, lamina::Error> {
+    Ok(event)
+}

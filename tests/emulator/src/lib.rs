@@ -154,6 +154,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Which accepted connection it came on, counting from 0.
     pub connection: usize,
+    /// When it had been read in full.
+    pub received: Instant,
 }
 
 impl Request {
@@ -210,9 +212,6 @@ impl Emulator {
     /// `/.rt/<function>`).
     pub fn start_with_prefix(prefix: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -337,6 +336,16 @@ impl Emulator {
         .is_some()
     }
 
+    /// Waits for the first request and returns when it arrived.
+    pub fn wait_first_request(&self, timeout: Duration) -> Option<Instant> {
+        self.wait(timeout, |s| s.requests.first().map(|r| r.received))
+    }
+
+    /// Forgets the requests recorded so far (a long run would otherwise keep them all).
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
     fn request_lines(&self) -> Vec<String> {
         self.requests()
             .iter()
@@ -369,6 +378,9 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
+        // The acceptor blocks in `accept` (polling would add its interval to every cold start
+        // measured); one connection of our own wakes it to see the shutdown.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
@@ -376,8 +388,12 @@ impl Drop for Emulator {
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    while !shared.shutdown.load(Ordering::SeqCst) {
-        match listener.accept() {
+    loop {
+        let accepted = listener.accept();
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        match accepted {
             Ok((stream, _)) => {
                 let index = {
                     let mut state = shared.lock();
@@ -389,10 +405,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     let _ = serve_connection(stream, index, &shared);
                 });
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(5))
-            }
-            Err(_) => thread::sleep(Duration::from_millis(5)),
+            Err(_) => thread::sleep(Duration::from_millis(1)),
         }
     }
 }
@@ -475,6 +488,7 @@ fn read_request(
                 headers,
                 body,
                 connection: index,
+                received: Instant::now(),
             }));
         }
         if !fill(stream, buf, &mut chunk, shared)? {

@@ -1,0 +1,267 @@
+//! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
+//! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
+//! compared in one table. `--soak N` runs the fault-injecting soak instead.
+//!
+//! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
+//! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
+
+mod metrics;
+mod soak;
+mod subject;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use metrics::{median, percentile};
+use subject::Subject;
+
+const SMALL_EVENT: &str = r#"{"Records":[{"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"test","attributes":{"ApproximateReceiveCount":"1"},"eventSource":"aws:sqs","awsRegion":"us-east-2"}]}"#;
+
+fn large_event() -> String {
+    let records: Vec<String> = (0..600)
+        .map(|i| {
+            format!(
+                r#"{{"messageId":"msg-{i:06}","body":"order {i} for customer {c} with several items and a note","attributes":{{"ApproximateReceiveCount":"1","SentTimestamp":"1545082649183"}},"size":{s}}}"#,
+                c = i * 7919 % 10007,
+                s = i * 31
+            )
+        })
+        .collect();
+    format!(r#"{{"Records":[{}]}}"#, records.join(","))
+}
+
+struct Options {
+    reps: usize,
+    soak: Option<usize>,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        reps: 3,
+        soak: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> Result<usize, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("`{name}` needs a whole number"))
+        };
+        match arg.as_str() {
+            "--reps" => options.reps = number("--reps")?.max(1),
+            "--soak" => options.soak = Some(number("--soak")?),
+            "-h" | "--help" => {
+                return Err("usage: bench [--reps N] [--soak INVOCATIONS]".to_owned());
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS]"
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let dir: PathBuf = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .expect("the bench binary's directory");
+    let subjects = [
+        Subject::new("lamina", &dir, "echo-lamina"),
+        Subject::new("lambda_runtime", &dir, "echo-lambda-runtime"),
+        Subject::new("floor", &dir, "echo-floor"),
+    ];
+    for s in &subjects {
+        if !s.binary.exists() {
+            eprintln!(
+                "{} is missing: run `cargo build --release -p lamina-bench --bins` first (or use `cargo run --release -p lamina-bench`, which does)",
+                s.binary.display()
+            );
+            std::process::exit(2);
+        }
+    }
+    if let Some(count) = options.soak {
+        let soak = Subject::new("lamina", &dir, "soak-lamina");
+        std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
+    }
+    compare(&subjects, options.reps);
+}
+
+/// Per-subject results.
+#[derive(Default)]
+struct Row {
+    size: u64,
+    cold: Vec<Duration>,
+    small_instr: Option<f64>,
+    large_instr: Option<f64>,
+    startup_instr: Option<f64>,
+    per_second: Vec<f64>,
+    p50: Vec<Duration>,
+    p99: Vec<Duration>,
+    rss_kb: u64,
+    threads: u64,
+    connections: usize,
+}
+
+fn compare(subjects: &[Subject], reps: usize) {
+    let large = large_event();
+    let mut rows: Vec<Row> = subjects.iter().map(|_| Row::default()).collect();
+    for (s, row) in subjects.iter().zip(&mut rows) {
+        row.size = std::fs::metadata(&s.binary).map_or(0, |m| m.len());
+    }
+    eprintln!("cold start: {} rounds of each, alternating", reps * 5);
+    for _ in 0..reps * 5 {
+        for (s, row) in subjects.iter().zip(&mut rows) {
+            row.cold.push(metrics::cold_start(s));
+        }
+    }
+    let invocations = 5_000;
+    eprintln!("throughput: {reps} rounds of {invocations} invocations each, alternating");
+    for _ in 0..reps {
+        for (s, row) in subjects.iter().zip(&mut rows) {
+            let t = metrics::throughput(s, SMALL_EVENT, 200, invocations);
+            row.per_second.push(t.per_second);
+            row.p50.push(percentile(&t.round_trips, 0.50));
+            row.p99.push(percentile(&t.round_trips, 0.99));
+            row.rss_kb = row.rss_kb.max(t.peak_rss_kb);
+            row.threads = t.threads;
+            row.connections = t.connections;
+        }
+    }
+    if metrics::valgrind_available() {
+        eprintln!("callgrind: instruction counts");
+        for (s, row) in subjects.iter().zip(&mut rows) {
+            if let Some((per, startup)) = metrics::instructions(s, SMALL_EVENT, 100, 1100) {
+                row.small_instr = Some(per);
+                row.startup_instr = Some(startup);
+            }
+            row.large_instr = metrics::instructions(s, &large, 10, 60).map(|(per, _)| per);
+        }
+    } else {
+        eprintln!("valgrind not found: instruction counts skipped (apt-get install valgrind)");
+    }
+    print_table(subjects, &mut rows, reps, invocations, large.len());
+}
+
+fn print_table(
+    subjects: &[Subject],
+    rows: &mut [Row],
+    reps: usize,
+    invocations: usize,
+    large_len: usize,
+) {
+    let names: Vec<&str> = subjects.iter().map(|s| s.name).collect();
+    println!(
+        "| metric | {} | lamina / lambda_runtime | target |",
+        names.join(" | ")
+    );
+    println!("|---|{}---|---|", "---|".repeat(names.len()));
+    let line =
+        |metric: &str, values: Vec<Option<f64>>, format: &dyn Fn(f64) -> String, target: &str| {
+            let cells: Vec<String> = values
+                .iter()
+                .map(|v| v.map_or("n/a".to_owned(), format))
+                .collect();
+            let ratio = match (values[0], values[1]) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "n/a".to_owned(),
+            };
+            println!("| {metric} | {} | {ratio} | {target} |", cells.join(" | "));
+        };
+    let kb = |v: f64| format!("{:.0} KB", v / 1024.0);
+    let ms = |v: f64| format!("{v:.2} ms");
+    let us = |v: f64| format!("{v:.0} µs");
+    let count = |v: f64| format!("{v:.0}");
+    let mb = |v: f64| format!("{:.1} MB", v / 1024.0);
+    line(
+        "stripped binary size",
+        rows.iter().map(|r| Some(r.size as f64)).collect(),
+        &kb,
+        "≤ 0.6",
+    );
+    line(
+        "cold start, spawn → first /next (min)",
+        rows.iter()
+            .map(|r| r.cold.iter().min().map(|d| d.as_secs_f64() * 1e3))
+            .collect(),
+        &ms,
+        "",
+    );
+    line(
+        &format!("cold start (median of {})", reps * 5),
+        rows.iter_mut()
+            .map(|r| Some(median(&mut r.cold).as_secs_f64() * 1e3))
+            .collect(),
+        &ms,
+        "≤ 0.6",
+    );
+    line(
+        "instructions before the first invocation",
+        rows.iter().map(|r| r.startup_instr).collect(),
+        &count,
+        "",
+    );
+    line(
+        &format!("instructions / invocation, {} B event", SMALL_EVENT.len()),
+        rows.iter().map(|r| r.small_instr).collect(),
+        &count,
+        "≤ 0.3",
+    );
+    line(
+        &format!("instructions / invocation, {} KB event", large_len / 1024),
+        rows.iter().map(|r| r.large_instr).collect(),
+        &count,
+        "≤ 0.8",
+    );
+    line(
+        "invocations / s (best round)",
+        rows.iter()
+            .map(|r| r.per_second.iter().copied().reduce(f64::max))
+            .collect(),
+        &count,
+        "",
+    );
+    line(
+        "round trip p50 (median of rounds)",
+        rows.iter_mut()
+            .map(|r| Some(median(&mut r.p50).as_secs_f64() * 1e6))
+            .collect(),
+        &us,
+        "",
+    );
+    line(
+        "round trip p99 (median of rounds)",
+        rows.iter_mut()
+            .map(|r| Some(median(&mut r.p99).as_secs_f64() * 1e6))
+            .collect(),
+        &us,
+        "",
+    );
+    line(
+        "peak RSS",
+        rows.iter().map(|r| Some(r.rss_kb as f64)).collect(),
+        &mb,
+        "≤ 0.65",
+    );
+    line(
+        "threads",
+        rows.iter().map(|r| Some(r.threads as f64)).collect(),
+        &count,
+        "",
+    );
+    line(
+        &format!("TCP connections for {} invocations", invocations + 200),
+        rows.iter().map(|r| Some(r.connections as f64)).collect(),
+        &count,
+        "1",
+    );
+}

@@ -1,0 +1,130 @@
+//! One measurement each: cold start, throughput and latency, memory, connections, and
+//! instructions per invocation under callgrind.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lamina_emulator::{Emulator, Event};
+
+use crate::subject::Subject;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Spawn → first `/next` received by the emulator.
+pub fn cold_start(subject: &Subject) -> Duration {
+    let api = Emulator::start();
+    let started = Instant::now();
+    let _running = subject.start(&api.address(), &[]);
+    let first = api
+        .wait_first_request(WAIT)
+        .unwrap_or_else(|| panic!("{} never asked for an invocation", subject.name));
+    first - started
+}
+
+/// What a run of sequential invocations showed.
+pub struct Throughput {
+    pub per_second: f64,
+    pub round_trips: Vec<Duration>,
+    pub peak_rss_kb: u64,
+    pub threads: u64,
+    pub connections: usize,
+}
+
+/// Runs `warmup` then `count` invocations of `event` one after another.
+pub fn throughput(subject: &Subject, event: &str, warmup: usize, count: usize) -> Throughput {
+    let api = Emulator::start();
+    let running = subject.start(&api.address(), &[]);
+    for _ in 0..warmup {
+        api.invoke(Event::json(event));
+    }
+    api.clear_requests();
+    let mut round_trips = Vec::with_capacity(count);
+    let started = Instant::now();
+    for _ in 0..count {
+        let t = Instant::now();
+        let outcome = api.invoke(Event::json(event));
+        round_trips.push(t.elapsed());
+        assert_eq!(
+            outcome.response().len(),
+            event.len(),
+            "{} must echo",
+            subject.name
+        );
+    }
+    let elapsed = started.elapsed();
+    round_trips.sort();
+    Throughput {
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        round_trips,
+        peak_rss_kb: running.status_field("VmHWM").unwrap_or(0),
+        threads: running.status_field("Threads").unwrap_or(0),
+        connections: api.connections(),
+    }
+}
+
+/// CPU instructions (user space, the function process only) per invocation of `event`: the
+/// difference between callgrind runs of `short` and `long` invocations, divided by the extra
+/// invocations, so start-up cancels out. Also returns the instructions before the first
+/// invocation (start-up and init), estimated from the short run.
+pub fn instructions(subject: &Subject, event: &str, short: u64, long: u64) -> Option<(f64, f64)> {
+    let a = callgrind_total(subject, event, short)?;
+    let b = callgrind_total(subject, event, long)?;
+    let per = (b as f64 - a as f64) / (long - short) as f64;
+    Some((per, a as f64 - per * short as f64))
+}
+
+pub fn valgrind_available() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn callgrind_total(subject: &Subject, event: &str, count: u64) -> Option<u64> {
+    let out = std::env::temp_dir().join(format!(
+        "lamina-bench-{}-{}-{count}.callgrind",
+        std::process::id(),
+        subject.name
+    ));
+    let out_arg = format!("--callgrind-out-file={}", out.display());
+    let api = Emulator::start();
+    let mut running = subject.start(
+        &api.address(),
+        &["valgrind", "--tool=callgrind", "--quiet", &out_arg],
+    );
+    for _ in 0..count {
+        api.invoke(Event::json(event));
+    }
+    // Stopping the emulator makes the function's /next fail: every subject then exits by
+    // itself, which is what makes callgrind write its counts.
+    drop(api);
+    running.wait_exit(WAIT)?;
+    let total = read_total(&out);
+    let _ = std::fs::remove_file(&out);
+    total
+}
+
+fn read_total(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// The `p`th percentile of sorted durations.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index]
+}
+
+pub fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}

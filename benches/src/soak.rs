@@ -1,0 +1,147 @@
+//! The soak: many invocations with faults injected by the emulator, checking that every
+//! invocation ends in exactly one response or error, none is lost or reported twice, and memory
+//! does not grow.
+//!
+//! Faults, by invocation number `i`: `/next` drops its connection (`i % 500 == 250`), `/next`
+//! answers 20 ms late (`i % 700 == 350`), the connection is closed after a response
+//! (`i % 1100 == 550`), the handler returns an error (`i % 300 == 150`), the response is over
+//! the payload limit (`i % 900 == 600`), and the handler panics (`i % 5000 == 4999`). The bench
+//! profile has `panic = "abort"`, as `cargo lambda build --release` does, so a panic ends the
+//! process after reporting; the soak then starts a new one, as Lambda would.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use lamina_emulator::{Emulator, Event, Fault, Outcome, Route};
+
+use crate::subject::{Running, Subject};
+
+const RESPONSE_LIMIT: usize = 64 * 1024;
+const WAIT: Duration = Duration::from_secs(30);
+
+enum Expect {
+    Echo(String),
+    Error(&'static str),
+}
+
+pub fn run(subject: &Subject, count: usize) -> bool {
+    let api = Emulator::start();
+    api.set_response_limit(RESPONSE_LIMIT);
+    let mut running = subject.start(&api.address(), &[]);
+    let mut lifetime = 0usize;
+    let mut rss_growth_kb: i64 = 0;
+    let mut rss_at_1000 = None;
+    let mut peak_rss_kb = 0;
+    let mut restarts = 0;
+    let mut ids = Vec::with_capacity(count);
+    let mut wrong = Vec::new();
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    let started = Instant::now();
+
+    for i in 0..count {
+        if i % 500 == 250 {
+            api.inject(Route::Next, Fault::DropBeforeAnswer);
+        }
+        if i % 700 == 350 {
+            api.inject(Route::Next, Fault::Delay(Duration::from_millis(20)));
+        }
+        if i % 1100 == 550 {
+            api.inject(Route::Response, Fault::CloseAfterAnswer);
+        }
+        let (event, expect) = if i % 5000 == 4999 {
+            (
+                format!(r#"{{"panic":"soak {i}"}}"#),
+                Expect::Error("Runtime.HandlerPanic"),
+            )
+        } else if i % 300 == 150 {
+            (
+                format!(r#"{{"fail":"soak {i}"}}"#),
+                Expect::Error("Soak.Requested"),
+            )
+        } else if i % 900 == 600 {
+            (
+                format!(r#"{{"pad":{}}}"#, RESPONSE_LIMIT + 1),
+                Expect::Error("Function.ResponseSizeTooLarge"),
+            )
+        } else {
+            let e = format!(r#"{{"n":{i},"payload":"soak soak soak soak soak soak soak soak"}}"#);
+            (e.clone(), Expect::Echo(e))
+        };
+        let id = api.enqueue(Event::json(event));
+        match (api.wait_outcome(&id, WAIT), &expect) {
+            (None, _) => wrong.push(format!("{id}: no outcome within {WAIT:?}")),
+            (Some(Outcome::Response(body)), Expect::Echo(sent)) if body == sent.as_bytes() => {
+                *tally.entry("response".into()).or_default() += 1;
+            }
+            (Some(Outcome::Error(posted)), Expect::Error(kind))
+                if posted.error_type_header.as_deref() == Some(*kind) =>
+            {
+                *tally.entry((*kind).into()).or_default() += 1;
+            }
+            (Some(other), _) => wrong.push(format!("{id}: unexpected outcome {other:?}")),
+        }
+        ids.push(id.clone());
+        lifetime += 1;
+        if lifetime == 1000 {
+            rss_at_1000 = running.status_field("VmRSS");
+        }
+        if matches!(expect, Expect::Error("Runtime.HandlerPanic")) {
+            let rss_before = running.status_field("VmRSS");
+            peak_rss_kb = peak_rss_kb.max(running.status_field("VmHWM").unwrap_or(0));
+            if let (Some(a), Some(b)) = (rss_at_1000, rss_before) {
+                rss_growth_kb = rss_growth_kb.max(b as i64 - a as i64);
+            }
+            if running.wait_exit(Duration::from_secs(10)).is_none() {
+                wrong.push(format!("{id}: the process outlived its panic"));
+            }
+            running = restart(subject, &api, running);
+            restarts += 1;
+            lifetime = 0;
+            rss_at_1000 = None;
+        }
+        if i % 10_000 == 9_999 {
+            api.clear_requests();
+        }
+    }
+    peak_rss_kb = peak_rss_kb.max(running.status_field("VmHWM").unwrap_or(0));
+    let elapsed = started.elapsed();
+    // Let any late duplicate arrive before counting.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut duplicated = 0;
+    let mut redelivered = 0;
+    for id in &ids {
+        if api.outcomes(id).len() > 1 {
+            duplicated += 1;
+        }
+        if api.deliveries(id) > 1 {
+            redelivered += 1;
+        }
+    }
+    drop(running);
+
+    println!(
+        "soak: {count} invocations in {:.1} s, {restarts} process restarts after panics",
+        elapsed.as_secs_f64()
+    );
+    for (kind, n) in &tally {
+        println!("  {kind}: {n}");
+    }
+    println!("  TCP connections: {}", api.connections());
+    println!(
+        "  lost or wrong: {}, reported twice: {duplicated}, delivered twice: {redelivered}",
+        wrong.len()
+    );
+    println!(
+        "  peak RSS: {:.1} MB; largest RSS growth within one process (1,000th invocation → its last): {rss_growth_kb} KB",
+        peak_rss_kb as f64 / 1024.0
+    );
+    for w in wrong.iter().take(10) {
+        println!("  ! {w}");
+    }
+    wrong.is_empty() && duplicated == 0 && redelivered == 0
+}
+
+fn restart(subject: &Subject, api: &Emulator, old: Running) -> Running {
+    drop(old);
+    subject.start(&api.address(), &[])
+}

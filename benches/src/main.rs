@@ -80,6 +80,7 @@ fn main() {
         Subject::new("lambda_runtime", &dir, "echo-lambda-runtime"),
         Subject::new("floor", &dir, "echo-floor"),
     ];
+    build_functions();
     for s in &subjects {
         if !s.binary.exists() {
             eprintln!(
@@ -94,6 +95,26 @@ fn main() {
         std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
     }
     compare(&subjects, options.reps);
+}
+
+/// Builds the functions compared, with the profile this harness was built with, when run
+/// through cargo (which sets `CARGO`); `cargo run` builds only the harness itself.
+fn build_functions() {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return;
+    };
+    let mut command = std::process::Command::new(cargo);
+    command.args(["build", "--quiet", "-p", "lamina-bench", "--bins"]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    match command.status() {
+        Ok(status) if status.success() => {}
+        other => {
+            eprintln!("building the benchmark functions failed: {other:?}");
+            std::process::exit(2);
+        }
+    }
 }
 
 /// Per-subject results.

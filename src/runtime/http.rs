@@ -18,7 +18,9 @@ const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted. Lambda's payload limit is 6 MB; anything far beyond it
 /// means the peer is not the Runtime API, and reading it would only risk the memory limit.
 pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
-const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer's starting size: enough for any `/next` head and a small event. Larger
+/// bodies are read straight into the body buffer, past this one.
+const READ_CHUNK: usize = 4 * 1024;
 /// Bodies up to this size are copied behind the head and sent in one `write`; larger ones go
 /// out with a vectored write instead of being copied.
 const COPY_BODY_LIMIT: usize = 32 * 1024;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::{Error, EventError, ResponseError, short_type_name};
+use crate::json;
 
 /// A handler in erased form.
 pub trait Handler {
@@ -93,14 +94,17 @@ where
 /// Decodes an event. An empty payload (an invoke without one) reads as JSON `null`, so
 /// `Option<T>` and `()` events accept it.
 ///
-/// The fast path is plain `serde_json`; only a failure pays for a second pass that tracks the
-/// JSON path, so the error can say where the event went wrong.
+/// The fast path is [`json::from_slice_fast`]; only a failure pays for `serde_json` and then a
+/// pass that tracks the JSON path, so the error can say where the event went wrong.
 pub(crate) fn decode<E: DeserializeOwned>(bytes: &[u8]) -> Result<E, Error> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"null"
     } else {
         bytes
     };
+    if let Some(event) = json::from_slice_fast(bytes) {
+        return Ok(event);
+    }
     serde_json::from_slice(bytes).map_err(|first| {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let (path, source) = match serde_path_to_error::deserialize::<_, E>(&mut de) {
@@ -113,7 +117,7 @@ pub(crate) fn decode<E: DeserializeOwned>(bytes: &[u8]) -> Result<E, Error> {
 }
 
 pub(crate) fn encode<R: Serialize>(value: &R, out: &mut Vec<u8>) -> Result<(), Error> {
-    serde_json::to_writer(&mut *out, value)
+    json::to_writer(out, value)
         .map_err(|e| Error::InvalidResponse(ResponseError::new(short_type_name::<R>(), e)))
 }
 

@@ -30,6 +30,7 @@
 pub mod context;
 pub mod error;
 mod handler;
+mod json;
 mod local;
 mod logging;
 mod runtime;

@@ -21,7 +21,7 @@ pub use crate::handler::Handler;
 /// rustc blames an unmet bound on the turbofish argument for that parameter, and that argument
 /// carries the span of the user's type, so "`Order` cannot be a lamina event" lands on `Order`.
 /// Every requirement on the handler is a bound here and nowhere else the user's types reach, so
-/// each mistake is reported exactly once; inside this function the bounds imply [`start`]'s.
+/// each mistake is reported exactly once; inside this function the bounds imply `start`'s.
 pub fn serve<E, C, O, R, X, F, Fut>(handler: F) -> ExitCode
 where
     E: Event,

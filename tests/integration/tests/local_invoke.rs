@@ -48,6 +48,7 @@ fn an_event_file_gives_the_response_on_stdout_alone() {
         &["--event", file.to_str().unwrap()],
         None,
     );
+    std::fs::remove_file(&file).unwrap();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,

@@ -29,6 +29,7 @@
 
 pub mod context;
 pub mod error;
+pub mod events;
 mod handler;
 mod json;
 mod local;

@@ -27,6 +27,7 @@
 //! function's `bootstrap` and serves invocations from the Runtime API; anywhere else it runs one
 //! invocation with the event from `--event FILE` or stdin and prints the response.
 
+pub mod cache;
 pub mod context;
 pub mod error;
 pub mod events;

@@ -1,0 +1,126 @@
+//! The few system calls the cache needs that std does not wrap: the size of a file system, the
+//! effective uid, whether a process is alive, and an anonymous in-memory file.
+//!
+//! The only `unsafe` in the cache is here, each block a single libc call on memory it owns.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// What the cache needs to know about the file system its directory is on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FsSpace {
+    /// The file system's size.
+    pub(crate) total: u64,
+    /// What an unprivileged process may still write.
+    pub(crate) available: u64,
+    /// The unit space is allocated in: a 10-byte file takes this much.
+    pub(crate) block: u64,
+}
+
+/// `fstatvfs` on an open file or directory.
+// The field types are `u64` on 64-bit Linux but narrower elsewhere: `u64::from` is for those.
+#[allow(clippy::useless_conversion)]
+pub(crate) fn fs_space(file: &File) -> io::Result<FsSpace> {
+    let mut raw = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and `raw` is a writable
+    // `statvfs` that the call fills in; it is read only after the call reported success.
+    let status = unsafe { libc::fstatvfs(file.as_raw_fd(), raw.as_mut_ptr()) };
+    if status != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fstatvfs` succeeded, so it initialised the whole struct (and it was zeroed before).
+    let raw = unsafe { raw.assume_init() };
+    // `f_frsize` is the unit of the block counts; some systems leave it 0 and mean `f_bsize`.
+    let unit = if raw.f_frsize > 0 {
+        u64::from(raw.f_frsize)
+    } else {
+        u64::from(raw.f_bsize)
+    };
+    Ok(FsSpace {
+        total: u64::from(raw.f_blocks).saturating_mul(unit),
+        available: u64::from(raw.f_bavail).saturating_mul(unit),
+        block: unit.max(512),
+    })
+}
+
+/// The uid files this process creates are owned by.
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: `geteuid` takes no arguments, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a process with this id exists (possibly another user's).
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled; nothing is
+    // sent, and no memory is passed.
+    let status = unsafe { libc::kill(pid, 0) };
+    status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// A file that lives in memory only, for an artefact the cache directory cannot take.
+///
+/// Its path, `/proc/self/fd/N`, opens it for as long as the returned `File` is open.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn memory_file() -> io::Result<File> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: the name is a NUL-terminated literal that outlives the call.
+    let fd = unsafe { libc::memfd_create(c"lamina-cache".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `memfd_create` just returned this descriptor, so it is open and owned by no one
+    // else; `OwnedFd` takes over closing it.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// A file that lives in memory only: not available on this system.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn memory_file() -> io::Result<File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "in-memory files need Linux",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_the_file_system_and_this_process() {
+        let dir = File::open(std::env::temp_dir()).unwrap();
+        let space = fs_space(&dir).unwrap();
+        assert!(
+            space.total > 0 && space.available <= space.total,
+            "{space:?}"
+        );
+        assert!(space.block >= 512);
+        assert!(process_exists(std::process::id()));
+        assert!(!process_exists(0));
+        assert!(!process_exists(u32::MAX));
+        let _ = effective_uid();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn memory_files_open_through_proc() {
+        use std::io::Read;
+        let file = memory_file().unwrap();
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        std::fs::write(&path, b"in memory").unwrap();
+        let mut back = String::new();
+        File::open(&path)
+            .unwrap()
+            .read_to_string(&mut back)
+            .unwrap();
+        assert_eq!(back, "in memory");
+    }
+}

@@ -13,7 +13,7 @@
 //! The event type here is lamina's [`KinesisEvent`], not `aws_lambda_events`' own: that one
 //! decodes every record's base64 `data` while the event is decoded, so a single bad record would
 //! fail the whole invocation before your code runs, and Lambda would retry the whole batch
-//! forever. Here such a record is kept as [`Record::Undecodable`] and fails on its own.
+//! until the records expire or the mapping's retry limit is reached. Here such a record is kept as [`Record::Undecodable`] and fails on its own.
 //!
 //! ```no_run
 //! use lamina::events::kinesis::{self, KinesisEvent, KinesisEventResponse};

@@ -30,7 +30,8 @@
 //!
 //! - **Exactly the failed messages are reported**: one whose function returned `Err`, panicked,
 //!   or (with [`process_json`]) whose body did not decode into your type. Each failure is logged
-//!   once at WARN with the message id and the error, never the body.
+//!   once at WARN with the message id and the error, never the body; the messages a FIFO
+//!   failure holds back are summed up in one more line.
 //! - **FIFO order is kept.** For a FIFO queue (its ARN ends in `.fifo`) messages are processed
 //!   in order, one at a time, and processing stops at the first failure: that message and every
 //!   one after it are reported, so none overtakes a message it must follow. With

@@ -72,8 +72,10 @@ pub(crate) struct Counters {
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     entries: HashMap<Name, Entry>,
-    /// The space taken by indexed entries and by writes in progress.
-    used: u64,
+    /// The space taken by indexed entries.
+    stored: u64,
+    /// The space set aside for writes in progress.
+    reserved: u64,
     clock: u64,
     pub(crate) counters: Counters,
 }
@@ -89,8 +91,16 @@ impl Index {
         self.entries.get(&name)
     }
 
-    pub(crate) fn get_mut(&mut self, name: Name) -> Option<&mut Entry> {
-        self.entries.get_mut(&name)
+    /// Changes an entry in place (keeping the space total right if its size changes).
+    pub(crate) fn update(&mut self, name: Name, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = self.entries.get_mut(&name) {
+            let before = entry.disk;
+            change(entry);
+            self.stored = self
+                .stored
+                .saturating_sub(before)
+                .saturating_add(entry.disk);
+        }
     }
 
     pub(crate) fn touch(&mut self, name: Name, now_ns: u64) {
@@ -102,40 +112,43 @@ impl Index {
 
     /// Adds an entry, replacing (and returning) any under the same name.
     pub(crate) fn insert(&mut self, name: Name, entry: Entry) -> Option<Entry> {
-        self.used = self.used.saturating_add(entry.disk);
+        self.stored = self.stored.saturating_add(entry.disk);
         self.clock = self.clock.max(entry.last_used);
         let old = self.entries.insert(name, entry);
         if let Some(old) = &old {
-            self.used = self.used.saturating_sub(old.disk);
+            self.stored = self.stored.saturating_sub(old.disk);
         }
         old
     }
 
     pub(crate) fn remove(&mut self, name: Name) -> Option<Entry> {
         let old = self.entries.remove(&name)?;
-        self.used = self.used.saturating_sub(old.disk);
+        self.stored = self.stored.saturating_sub(old.disk);
         Some(old)
     }
 
     pub(crate) fn drain(&mut self) -> Vec<(Name, Entry)> {
-        let all: Vec<_> = self.entries.drain().collect();
-        for (_, entry) in &all {
-            self.used = self.used.saturating_sub(entry.disk);
-        }
-        all
+        self.stored = 0;
+        self.entries.drain().collect()
     }
 
     /// Counts space for a write in progress, so concurrent writers see it.
     pub(crate) fn reserve(&mut self, bytes: u64) {
-        self.used = self.used.saturating_add(bytes);
+        self.reserved = self.reserved.saturating_add(bytes);
     }
 
     pub(crate) fn release(&mut self, bytes: u64) {
-        self.used = self.used.saturating_sub(bytes);
+        self.reserved = self.reserved.saturating_sub(bytes);
     }
 
+    /// Space taken and set aside: what the budget is checked against.
     pub(crate) fn used(&self) -> u64 {
-        self.used
+        self.stored.saturating_add(self.reserved)
+    }
+
+    /// Space taken by entries: all that evicting could free.
+    pub(crate) fn stored(&self) -> u64 {
+        self.stored
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -149,7 +162,7 @@ impl Index {
         now_ms: u64,
         mut enough: impl FnMut(u64) -> bool,
     ) -> Vec<(Name, Entry)> {
-        if enough(self.used) {
+        if enough(self.used()) {
             return Vec::new();
         }
         let mut order: Vec<(bool, u64, Name)> = self
@@ -160,7 +173,7 @@ impl Index {
         order.sort_unstable();
         let mut victims = Vec::new();
         for (_, _, name) in order {
-            if enough(self.used) {
+            if enough(self.used()) {
                 break;
             }
             if let Some(entry) = self.remove(name) {
@@ -178,7 +191,7 @@ impl Index {
     /// Removes entries (expired first, then least recently used) until they add up to at least
     /// `bytes`: room for a write the file system refused.
     pub(crate) fn evict_bytes(&mut self, bytes: u64, now_ms: u64) -> Vec<(Name, Entry)> {
-        let target = self.used.saturating_sub(bytes);
+        let target = self.used().saturating_sub(bytes);
         self.evict_until(now_ms, |used| used <= target)
     }
 }
@@ -222,6 +235,16 @@ mod tests {
         assert_eq!(index.counters.expirations, 1);
         assert_eq!(index.counters.evictions, 2);
         assert!(index.get(Name::of("new")).is_some());
+    }
+
+    #[test]
+    fn an_update_keeps_the_total_right() {
+        let mut index = Index::default();
+        index.insert(Name::of("a"), entry("a", 100, 1, None));
+        index.reserve(7);
+        index.update(Name::of("a"), |e| e.disk = 300);
+        index.update(Name::of("missing"), |e| e.disk = 1);
+        assert_eq!((index.stored(), index.used()), (300, 307));
     }
 
     #[test]

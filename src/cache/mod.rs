@@ -618,10 +618,15 @@ impl Cache {
     /// content never passes through the cache's memory. The first time this process hands out a
     /// stored file, its checksum is verified; afterwards only when the file changed.
     ///
-    /// If the cache directory cannot take a new file (read-only, missing, full), `fetch` is given
-    /// `/proc/self/fd/N`, an anonymous in-memory file, so the call still succeeds; the returned
-    /// [`CachedFile`] then keeps it alive. If the artefact is larger than the budget, or the free
-    /// space, it is served the same way from the deleted file.
+    /// If the cache directory cannot take a new file (read-only, missing, not permitted, or its
+    /// file system has not one block free), `fetch` is given `/proc/self/fd/N`, an anonymous
+    /// in-memory file, so the call still succeeds; the returned [`CachedFile`] keeps it alive. If
+    /// the artefact turns out larger than the budget or the free space allows, it is not stored
+    /// and is served from the deleted file the same way.
+    ///
+    /// The size is unknown until `fetch` is done, so a file system that fills up *while* `fetch`
+    /// writes fails `fetch`'s own write, and that is its error to return. Before `fetch` starts,
+    /// the cache evicts down to its free-space floor, so the space it takes is never the reason.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-file-{}", std::process::id()));
@@ -952,7 +957,7 @@ impl Inner {
             expirations,
             errors,
             entries: index.len() as u64,
-            bytes: index.used(),
+            bytes: index.stored(),
             budget: self.budget,
         }
     }
@@ -1184,15 +1189,12 @@ impl Inner {
                 }
                 let disk = self.disk_size(&header);
                 let mut index = self.index();
-                if let Some(entry) = index.get_mut(call.name) {
-                    // It may have been rewritten by another process since we indexed it.
+                // It may have been rewritten by another process since we indexed it.
+                index.update(call.name, |entry| {
                     entry.expires_ms = header.expires_ms;
                     entry.payload_len = header.payload_len;
-                    let old = entry.disk;
                     entry.disk = disk;
-                    index.release(old);
-                    index.reserve(disk);
-                }
+                });
                 index.touch(call.name, now_ns());
                 Some(payload)
             }
@@ -1346,29 +1348,50 @@ impl Inner {
         if self.min_free == 0 {
             return Ok(());
         }
-        let Some(space) = File::open(&self.dir)
-            .ok()
-            .and_then(|d| sys::fs_space(&d).ok())
-        else {
+        let Some(space) = self.space() else {
             return Ok(());
         };
         let wanted = disk.saturating_add(self.min_free);
         if space.available >= wanted {
             return Ok(());
         }
-        let mut victims = self.index().evict_bytes(wanted - space.available, now);
-        let freed: u64 = victims.iter().map(|(_, e)| e.disk).sum();
+        let short = wanted - space.available;
+        let mut victims = {
+            let mut index = self.index();
+            // Evicting is only worth it if it can make enough room; else keep what is there.
+            if index.stored() < short {
+                index.release(disk);
+                return Err(format!(
+                    "not stored: it takes {disk} bytes, the file system has {} free, and the \
+                     cache leaves at least {} free for other files (`Builder::min_free`)",
+                    space.available, self.min_free
+                ));
+            }
+            index.evict_bytes(short, now)
+        };
         self.delete(&mut victims);
-        if space.available.saturating_add(freed) >= wanted {
-            return Ok(());
+        Ok(())
+    }
+
+    /// Runs `create` (which makes a file in the directory); if the directory is gone (deleted
+    /// under us, or never made), makes it again and retries once. The error is the one that
+    /// explains the failure: the directory's, when it could not be made.
+    fn in_dir<T>(&self, create: impl Fn() -> io::Result<T>) -> io::Result<T> {
+        match create() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match disk::prepare(&self.dir) {
+                Ok(_) => create(),
+                Err(disk::DirError::Io(e)) => Err(e),
+                Err(disk::DirError::Unsafe(why)) => Err(io::Error::other(why)),
+            },
+            other => other,
         }
-        self.index().release(disk);
-        Err(format!(
-            "not stored: it takes {disk} bytes, the file system has {} free, and the cache leaves \
-             at least {} free for other files (`Builder::min_free`)",
-            space.available.saturating_add(freed),
-            self.min_free
-        ))
+    }
+
+    /// The free space of the directory's file system, if it can be read.
+    fn space(&self) -> Option<sys::FsSpace> {
+        File::open(&self.dir)
+            .ok()
+            .and_then(|dir| sys::fs_space(&dir).ok())
     }
 
     fn delete(&self, victims: &mut Vec<(Name, Entry)>) {
@@ -1381,26 +1404,23 @@ impl Inner {
     /// deleted under us (recreated) and a full file system (evicting as much as the entry needs,
     /// once). The error says why nothing was stored.
     fn write_temp(&self, parts: &[&[u8]], disk: u64) -> Result<PathBuf, String> {
-        let mut recreated = false;
         let mut evicted = None;
         loop {
-            let e = match disk::write_temp(&self.dir, parts) {
+            let e = match self.in_dir(|| disk::write_temp(&self.dir, parts)) {
                 Ok(temp) => return Ok(temp),
                 Err(e) => e,
             };
-            let e = if e.kind() == io::ErrorKind::NotFound && !recreated {
-                // The directory is gone (deleted under us, or never made): make it again.
-                recreated = true;
-                match disk::prepare(&self.dir) {
-                    Ok(_) => continue,
-                    Err(disk::DirError::Io(e)) => e,
-                    Err(disk::DirError::Unsafe(why)) => io::Error::other(why),
-                }
-            } else {
-                e
-            };
             if disk::is_full(&e) && evicted.is_none() {
-                let mut victims = self.index().evict_bytes(disk, now_ms());
+                // With the file system full, only entries adding up to this one's size can make
+                // room for it; fewer would be thrown away for nothing.
+                let mut victims = {
+                    let mut index = self.index();
+                    if index.stored() >= disk {
+                        index.evict_bytes(disk, now_ms())
+                    } else {
+                        Vec::new()
+                    }
+                };
                 evicted = Some(victims.len());
                 if !victims.is_empty() {
                     self.delete(&mut victims);
@@ -1524,15 +1544,12 @@ impl Inner {
                 let mut index = self.index();
                 if let Some((id, header)) = newly_verified {
                     let disk = self.disk_size(&header);
-                    if let Some(entry) = index.get_mut(call.name) {
+                    index.update(call.name, |entry| {
                         entry.verified = Some(id);
                         entry.expires_ms = header.expires_ms;
                         entry.payload_len = header.payload_len;
-                        let old = entry.disk;
                         entry.disk = disk;
-                        index.release(old);
-                        index.reserve(disk);
-                    }
+                    });
                 }
                 index.touch(call.name, now_ns());
                 Some(CachedFile {
@@ -1550,24 +1567,25 @@ impl Inner {
 
     /// Where `fetch` writes a file: a private temporary file in the cache directory, or else an
     /// anonymous file in memory.
+    ///
+    /// The size is not known until `fetch` is done, so room is made beforehand only down to the
+    /// free-space floor. A file system with not one block free gets nothing to write to; then
+    /// memory is the only place the artefact can go.
     fn file_target(&self, call: &mut Call<'_>) -> Target {
+        let full = self.unusable.is_none() && self.free_up_to_floor();
         let reason = match &self.unusable {
             Some(why) => format!("the cache is off: {why}"),
-            None => {
-                let mut created = disk::create_temp(&self.dir);
-                if matches!(&created, Err(e) if e.kind() == io::ErrorKind::NotFound)
-                    && disk::prepare(&self.dir).is_ok()
-                {
-                    created = disk::create_temp(&self.dir);
-                }
-                match created {
-                    Ok((path, _file)) => return Target::Temp(path),
-                    Err(e) => format!(
-                        "the cache directory {} cannot take a new file ({e})",
-                        self.dir.display()
-                    ),
-                }
-            }
+            None if full => format!(
+                "the file system of {} is full, even with every entry the cache could evict gone",
+                self.dir.display()
+            ),
+            None => match self.in_dir(|| disk::create_temp(&self.dir)) {
+                Ok((path, _file)) => return Target::Temp(path),
+                Err(e) => format!(
+                    "the cache directory {} cannot take a new file ({e})",
+                    self.dir.display()
+                ),
+            },
         };
         match sys::memory_file() {
             Ok(file) => {
@@ -1588,6 +1606,22 @@ impl Inner {
                 Target::Nowhere(path)
             }
         }
+    }
+
+    /// Evicts until the free-space floor holds, or nothing is left to evict. Returns whether the
+    /// file system is full (less than one block free) even so.
+    fn free_up_to_floor(&self) -> bool {
+        let Some(space) = self.space() else {
+            return false;
+        };
+        let wanted = self.min_free.max(self.block);
+        if space.available >= wanted {
+            return false;
+        }
+        let mut victims = self.index().evict_bytes(wanted - space.available, now_ms());
+        let freed: u64 = victims.iter().map(|(_, e)| e.disk).sum();
+        self.delete(&mut victims);
+        space.available.saturating_add(freed) < self.block
     }
 
     /// Takes the file `fetch` wrote into the cache, or hands it out detached if it cannot be

@@ -891,7 +891,7 @@ impl Inner {
         };
         if !scan.discarded.is_empty() {
             warnings.push(format!(
-                "{} unusable entries in {} were deleted: {}",
+                "{} unusable entries in {} were dropped: {}",
                 scan.discarded.len(),
                 self.dir.display(),
                 scan.discarded.join(", ")
@@ -984,7 +984,8 @@ impl Inner {
                 Some((Source::Joined, _)) => index.counters.joined += 1,
                 Some((Source::Fetched, _)) | None => index.counters.misses += 1,
             }
-            index.counters.errors += call.problems.len() as u64;
+            // One warning line per get, however many things went wrong in it.
+            index.counters.errors += u64::from(!call.problems.is_empty());
         }
         if !call.problems.is_empty() {
             tracing::warn!(
@@ -1059,7 +1060,7 @@ impl Inner {
 
         let flight = self.flight(C::KIND, key);
         let mut fetch = Some(fetch);
-        let mut mine: Option<(T, Source, bool)> = None;
+        let mut mine: Option<(T, Source, bool, u64)> = None;
         let led = {
             let (call, fetch, mine, flight_ref) = (&mut call, &mut fetch, &mut mine, &flight);
             flight
@@ -1070,7 +1071,7 @@ impl Inner {
                         match C::decode(&bytes) {
                             Ok(value) => {
                                 self.land(C::KIND, key, flight_ref);
-                                *mine = Some((value, Source::Hit, true));
+                                *mine = Some((value, Source::Hit, true, bytes.len() as u64));
                                 return Ok(Shared::Blob {
                                     bytes: Some(Arc::new(bytes)),
                                     stored: true,
@@ -1083,13 +1084,18 @@ impl Inner {
                         unreachable!("a flight's initialiser runs at most once per get")
                     };
                     let value = fetch().await?;
-                    let (stored, encoded) = self.store_value::<T, C>(call, &value, ttl, flight_ref);
+                    let encoded = C::encode(&value);
+                    let stored = self.store_encoded(call, &encoded, ttl, flight_ref);
                     self.land(C::KIND, key, flight_ref);
                     // Only gets that joined before `land` can still read the result; without
-                    // them, copying the value for it would be waste.
+                    // them, a copy of the value for it would be waste.
                     let waiting = Arc::strong_count(flight_ref) > 1;
-                    let bytes = encoded.filter(|_| waiting).map(Arc::new);
-                    *mine = Some((value, Source::Fetched, stored));
+                    let len = encoded.as_ref().map_or(0, |b| b.len() as u64);
+                    let bytes = match encoded {
+                        Ok(bytes) if waiting => Some(Arc::new(bytes.into_owned())),
+                        _ => None,
+                    };
+                    *mine = Some((value, Source::Fetched, stored, len));
                     Ok(Shared::Blob { bytes, stored })
                 })
                 .await
@@ -1101,8 +1107,8 @@ impl Inner {
                 return Err(e);
             }
         };
-        if let Some((value, source, stored)) = mine {
-            return Ok(self.done(call, value, source, stored, None));
+        if let Some((value, source, stored, len)) = mine {
+            return Ok(self.done(call, value, source, stored, Some(len)));
         }
         if let Shared::Blob {
             bytes: Some(bytes),
@@ -1121,7 +1127,9 @@ impl Inner {
         };
         match fetch().await {
             Ok(value) => {
-                let (stored, _) = self.store_value::<T, C>(&mut call, &value, ttl, &flight);
+                let encoded = C::encode(&value);
+                let stored = self.store_encoded(&mut call, &encoded, ttl, &flight);
+                drop(encoded);
                 Ok(self.done(call, value, Source::Fetched, stored, None))
             }
             Err(e) => {
@@ -1154,22 +1162,19 @@ impl Inner {
         self.forget(call.name);
     }
 
-    /// Encodes and stores a fetched value; returns whether it was stored, and its encoding.
-    fn store_value<T, C: Codec<T>>(
+    /// Stores a fetched value's encoding; returns whether it is stored.
+    fn store_encoded(
         &self,
         call: &mut Call<'_>,
-        value: &T,
+        encoded: &Result<Cow<'_, [u8]>, String>,
         ttl: Option<Duration>,
         flight: &Flight,
-    ) -> (bool, Option<Vec<u8>>) {
-        match C::encode(value) {
-            Ok(bytes) => {
-                let stored = self.store_blob(call, &bytes, ttl, flight);
-                (stored, Some(bytes.into_owned()))
-            }
+    ) -> bool {
+        match encoded {
+            Ok(bytes) => self.store_blob(call, bytes, ttl, flight),
             Err(why) => {
                 call.problem(format!("not stored: {why}"));
-                (false, None)
+                false
             }
         }
     }
@@ -1228,19 +1233,23 @@ impl Inner {
         if index.remove(name).is_some() {
             index.counters.expirations += 1;
         }
-        drop(index);
         let _ = disk::remove(&self.dir, name);
     }
 
     /// Removes an entry from the index and the disk, quietly.
     fn forget(&self, name: Name) {
-        self.index().remove(name);
+        let mut index = self.index();
+        index.remove(name);
         let _ = disk::remove(&self.dir, name);
     }
 
     fn unreadable(&self, call: &mut Call<'_>, e: &ReadError) {
         let text = match e {
             ReadError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.index().get(call.name).is_none() {
+                    // Evicted or invalidated in this process since we looked: a plain miss.
+                    return;
+                }
                 "the stored entry vanished (another process deleted it?); fetching again".to_owned()
             }
             ReadError::Corrupt(c) => {
@@ -1275,23 +1284,38 @@ impl Inner {
             call.problem(why);
             return false;
         }
-        let encoded = header.encode();
-        let written = self
-            .write_temp(&[&encoded, payload], disk)
-            .and_then(|temp| {
-                disk::publish(&temp, &self.dir, &call.name.entry_file())
-                    .map_err(|e| format!("not stored: renaming it into place failed ({e})"))
-            });
-        if let Err(why) = written {
-            self.index().release(disk);
-            call.problem(why);
-            return false;
+        let temp = match self.write_temp(&[&header.encode(), payload], disk) {
+            Ok(temp) => temp,
+            Err(why) => {
+                self.index().release(disk);
+                call.problem(why);
+                return false;
+            }
+        };
+        let committed = self.commit(call, &header, disk, None, flight, || {
+            disk::publish(&temp, &self.dir, &call.name.entry_file())
+                .map_err(|e| format!("not stored: renaming it into place failed ({e})"))
+        });
+        match committed {
+            Ok(true) => true,
+            Ok(false) => {
+                let _ = std::fs::remove_file(&temp);
+                false
+            }
+            Err(why) => {
+                call.problem(why);
+                false
+            }
         }
-        self.commit(call, &header, disk, None, flight)
     }
 
-    /// Indexes an entry just written, in the space `make_room` reserved for it. Returns `false`
-    /// (and deletes it) if it was invalidated meanwhile.
+    /// Puts an entry written to temporary files in place (`publish`, which renames them) and
+    /// indexes it, in the space `make_room` reserved. Returns `Ok(false)`, publishing nothing,
+    /// if the key was invalidated meanwhile.
+    ///
+    /// The index lock is held throughout, as it is by every change to the names in the
+    /// directory: `invalidate` marks flights stale under it, so an invalidated fetch can never
+    /// rename its result over a newer entry, and the index and the directory change together.
     fn commit(
         &self,
         call: &Call<'_>,
@@ -1299,15 +1323,14 @@ impl Inner {
         disk: u64,
         verified: Option<FileId>,
         flight: &Flight,
-    ) -> bool {
+        publish: impl FnOnce() -> Result<(), String>,
+    ) -> Result<bool, String> {
         let mut index = self.index();
         index.release(disk);
-        // Invalidated while we were writing: the invalidation wins.
         if flight.stale.load(Ordering::Acquire) {
-            drop(index);
-            let _ = disk::remove(&self.dir, call.name);
-            return false;
+            return Ok(false);
         }
+        publish()?;
         let last_used = index.stamp(now_ns());
         index.insert(
             call.name,
@@ -1321,7 +1344,7 @@ impl Inner {
                 verified,
             },
         );
-        true
+        Ok(true)
     }
 
     /// Makes room for `disk` more bytes within the budget and above the free-space floor, by
@@ -1336,15 +1359,16 @@ impl Inner {
         }
         let now = now_ms();
         let budget = self.budget;
-        let mut victims = {
+        {
             let mut index = self.index();
-            // This entry is being replaced: its space comes back.
-            index.remove(name);
+            // The entry being replaced gives its space back (a content file it had goes now).
+            if index.remove(name).is_some_and(|old| old.kind == Kind::File) {
+                let _ = std::fs::remove_file(self.dir.join(name.data_file()));
+            }
             let victims = index.evict_until(now, |used| used.saturating_add(disk) <= budget);
+            self.delete(&victims);
             index.reserve(disk);
-            victims
-        };
-        self.delete(&mut victims);
+        }
         if self.min_free == 0 {
             return Ok(());
         }
@@ -1356,20 +1380,18 @@ impl Inner {
             return Ok(());
         }
         let short = wanted - space.available;
-        let mut victims = {
-            let mut index = self.index();
-            // Evicting is only worth it if it can make enough room; else keep what is there.
-            if index.stored() < short {
-                index.release(disk);
-                return Err(format!(
-                    "not stored: it takes {disk} bytes, the file system has {} free, and the \
-                     cache leaves at least {} free for other files (`Builder::min_free`)",
-                    space.available, self.min_free
-                ));
-            }
-            index.evict_bytes(short, now)
-        };
-        self.delete(&mut victims);
+        let mut index = self.index();
+        // Evicting is only worth it if it can make enough room; else keep what is there.
+        if index.stored() < short {
+            index.release(disk);
+            return Err(format!(
+                "not stored: it takes {disk} bytes, the file system has {} free, and the cache \
+                 leaves at least {} free for other files (`Builder::min_free`)",
+                space.available, self.min_free
+            ));
+        }
+        let victims = index.evict_bytes(short, now);
+        self.delete(&victims);
         Ok(())
     }
 
@@ -1394,9 +1416,10 @@ impl Inner {
             .and_then(|dir| sys::fs_space(&dir).ok())
     }
 
-    fn delete(&self, victims: &mut Vec<(Name, Entry)>) {
-        for (name, _) in victims.drain(..) {
-            let _ = disk::remove(&self.dir, name);
+    /// Deletes evicted entries' files. Called with the index lock held (see `commit`).
+    fn delete(&self, victims: &[(Name, Entry)]) {
+        for (name, _) in victims {
+            let _ = disk::remove(&self.dir, *name);
         }
     }
 
@@ -1413,17 +1436,16 @@ impl Inner {
             if disk::is_full(&e) && evicted.is_none() {
                 // With the file system full, only entries adding up to this one's size can make
                 // room for it; fewer would be thrown away for nothing.
-                let mut victims = {
-                    let mut index = self.index();
-                    if index.stored() >= disk {
-                        index.evict_bytes(disk, now_ms())
-                    } else {
-                        Vec::new()
-                    }
+                let mut index = self.index();
+                let victims = if index.stored() >= disk {
+                    index.evict_bytes(disk, now_ms())
+                } else {
+                    Vec::new()
                 };
+                self.delete(&victims);
+                drop(index);
                 evicted = Some(victims.len());
                 if !victims.is_empty() {
-                    self.delete(&mut victims);
                     continue;
                 }
             }
@@ -1618,9 +1640,11 @@ impl Inner {
         if space.available >= wanted {
             return false;
         }
-        let mut victims = self.index().evict_bytes(wanted - space.available, now_ms());
+        let mut index = self.index();
+        let victims = index.evict_bytes(wanted - space.available, now_ms());
+        self.delete(&victims);
+        drop(index);
         let freed: u64 = victims.iter().map(|(_, e)| e.disk).sum();
-        self.delete(&mut victims);
         space.available.saturating_add(freed) < self.block
     }
 
@@ -1689,42 +1713,54 @@ impl Inner {
         if let Err(why) = self.make_room(call.name, disk) {
             return detach(call, file, why);
         }
+        let header_temp = match self.write_temp(&[&header.encode()], self.round(header.len())) {
+            Ok(path) => path,
+            Err(why) => {
+                self.index().release(disk);
+                return detach(call, file, why);
+            }
+        };
+        // The content keeps its inode through the rename: this is what a hit will compare.
+        let id = file.metadata().ok().map(|m| FileId::of(&m));
         let entry_name = call.name.entry_file();
         let data_name = call.name.data_file();
-        let written = self
-            .write_temp(&[&header.encode()], self.round(header.len()))
-            .and_then(|header_temp| {
-                // The old header goes first, so that no header ever describes other content.
-                let _ = std::fs::remove_file(self.dir.join(&entry_name));
-                if let Err(e) = disk::publish(&temp, &self.dir, &data_name) {
-                    let _ = std::fs::remove_file(&header_temp);
-                    return Err(format!("not stored: renaming it into place failed ({e})"));
-                }
-                disk::publish(&header_temp, &self.dir, &entry_name).map_err(|e| {
-                    let _ = std::fs::remove_file(self.dir.join(&data_name));
-                    format!("not stored: renaming its header into place failed ({e})")
-                })
-            });
-        if let Err(why) = written {
-            self.index().release(disk);
-            return detach(call, file, why);
+        let committed = self.commit(call, &header, disk, id, flight, || {
+            // The old header goes first, so that no header ever describes other content.
+            let _ = std::fs::remove_file(self.dir.join(&entry_name));
+            if let Err(e) = disk::publish(&temp, &self.dir, &data_name) {
+                let _ = std::fs::remove_file(&header_temp);
+                return Err(format!("not stored: renaming it into place failed ({e})"));
+            }
+            disk::publish(&header_temp, &self.dir, &entry_name).map_err(|e| {
+                let _ = std::fs::remove_file(self.dir.join(&data_name));
+                format!("not stored: renaming its header into place failed ({e})")
+            })
+        });
+        match committed {
+            Ok(true) => {
+                let cached = CachedFile {
+                    path: self.dir.join(data_name),
+                    handle: Some(Arc::new(file)),
+                    len,
+                };
+                (cached, true)
+            }
+            // Invalidated while it was being fetched: handed out, not stored.
+            Ok(false) => {
+                let _ = std::fs::remove_file(&header_temp);
+                let _ = std::fs::remove_file(&temp);
+                (CachedFile::detached(file), false)
+            }
+            Err(why) => detach(call, file, why),
         }
-        let id = file.metadata().ok().map(|m| FileId::of(&m));
-        if !self.commit(call, &header, disk, id, flight) {
-            // Invalidated while it was being stored; `commit` deleted it.
-            return (CachedFile::detached(file), false);
-        }
-        let cached = CachedFile {
-            path: self.dir.join(data_name),
-            handle: Some(Arc::new(file)),
-            len,
-        };
-        (cached, true)
     }
 
     // ---- invalidation ----
 
     fn invalidate(&self, key: &str) -> bool {
+        let name = Name::of(key);
+        // Under the index lock, like every change to the directory (see `commit`).
+        let mut index = self.index();
         {
             let mut flights = self.flights();
             for kind in [Kind::Bytes, Kind::Json, Kind::File] {
@@ -1733,15 +1769,11 @@ impl Inner {
                 }
             }
         }
-        let name = Name::of(key);
-        let indexed = {
-            let mut index = self.index();
-            match index.get(name) {
-                // Another key's entry under the same name: not ours to remove.
-                Some(entry) if *entry.key != *key => return false,
-                Some(_) => index.remove(name).is_some(),
-                None => false,
-            }
+        let indexed = match index.get(name) {
+            // Another key's entry under the same name: not ours to remove.
+            Some(entry) if *entry.key != *key => return false,
+            Some(_) => index.remove(name).is_some(),
+            None => false,
         };
         if self.unusable.is_some() {
             return indexed;
@@ -1754,7 +1786,8 @@ impl Inner {
             return false;
         }
         if let Err(e) = disk::remove(&self.dir, name) {
-            self.index().counters.errors += 1;
+            index.counters.errors += 1;
+            drop(index);
             tracing::warn!(
                 "lamina cache, key {key:?}: the entry could not be deleted ({e}); this process \
                  no longer serves it, but a process started later may"
@@ -1764,10 +1797,11 @@ impl Inner {
     }
 
     fn clear(&self) -> usize {
+        let mut index = self.index();
         for (_, flight) in self.flights().drain() {
             flight.stale.store(true, Ordering::Release);
         }
-        let entries = self.index().drain();
+        let entries = index.drain();
         let mut failed = None;
         for (name, _) in &entries {
             if let Err(e) = disk::remove(&self.dir, *name) {
@@ -1775,7 +1809,8 @@ impl Inner {
             }
         }
         if let Some(e) = failed {
-            self.index().counters.errors += 1;
+            index.counters.errors += 1;
+            drop(index);
             tracing::warn!(
                 "lamina cache: not every entry in {} could be deleted ({e}); this process no \
                  longer serves them, but a process started later may",

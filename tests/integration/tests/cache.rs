@@ -876,8 +876,13 @@ fn invalidating_during_a_fetch_keeps_its_value_out_of_the_cache() {
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!cache.invalidate("k"), "nothing stored yet");
+        // A get after the invalidation fetches afresh, and its value is the one that stays.
+        let fresh = bytes(&cache, "k", b"fresh").await;
+        assert_eq!((fresh.source(), fresh.is_stored()), (Source::Fetched, true));
         let got = slow.await.unwrap();
         assert_eq!((&got[..], got.is_stored()), (&b"stale"[..], false));
+        assert_eq!(&bytes(&cache, "k", b"unused").await[..], b"fresh");
+        cache.invalidate("k");
         assert!(!has(&cache, "k").await);
     });
 }

@@ -43,7 +43,7 @@
 //!   directory it may not write, a truncated or corrupted entry, another process replacing or
 //!   deleting an entry: each is one `WARN` log line, and the call goes on as a miss (your `fetch`
 //!   runs and its value is returned, stored or not). The only error a get returns is your
-//!   `fetch`'s own.
+//!   `fetch`'s own (for a file, that includes its own writes: see [`Cache::get_or_fetch_file`]).
 //! - **Atomic entries.** Entries are written to a temporary file and renamed into place; a
 //!   crash leaves nothing that reads as valid. Each entry carries its key, its length and an XXH64
 //!   checksum, checked on every read (a file entry's content is checked once per process, then
@@ -55,10 +55,11 @@
 //!   way to your other files instead of filling `/tmp`. Space is counted in the file system's
 //!   blocks, as it is really taken.
 //! - **One fetch per key at a time.** Concurrent gets of one key in the process wait for a
-//!   single fetch and share its result, on any tokio runtime (or none).
+//!   single fetch and share its result, on any async runtime and across threads.
 //! - **Private.** Files are mode 0600 in a 0700 directory of the process's own user,
 //!   `/tmp/lamina-cache/<namespace>` by default; a directory owned by another user, a symbolic
-//!   link or one left open to others (and not fixable) is not used.
+//!   link or one left open to others (and not fixable) is not used. Extensions run as the
+//!   function's own user, so the namespace keeps their entries apart by name, not permission.
 //! - **Observable.** [`Cache::stats`] counts hits, misses, evictions and bytes, and every get
 //!   logs one `DEBUG` line with its outcome and those totals.
 //!
@@ -190,7 +191,8 @@ impl Builder {
 
     /// Opens the cache: creates its directory (mode 0700) if need be, deletes temporary files
     /// left by processes that no longer run, and indexes the entries already there from their
-    /// headers.
+    /// headers (one `open`, read and `fstat` per entry). Do it once, in `init`, and keep the
+    /// [`Cache`].
     ///
     /// A directory that cannot be used (a read-only or missing file system, no permission, a
     /// directory of another user's) does not make this fail: it is logged once as a warning, and
@@ -1036,6 +1038,15 @@ impl Inner {
         }
     }
 
+    /// After a failed fetch: retires the flight unless other gets still wait on it (one of
+    /// them fetches next), so failing keys do not pile up.
+    fn abandon(&self, kind: Kind, key: &str, flight: &Arc<Flight>) {
+        // The map's reference and ours.
+        if Arc::strong_count(flight) <= 2 {
+            self.land(kind, key, flight);
+        }
+    }
+
     // ---- bytes and JSON ----
 
     async fn get_blob<T, C, F, Fut, E>(
@@ -1103,6 +1114,7 @@ impl Inner {
         let shared = match led {
             Ok(shared) => shared,
             Err(e) => {
+                self.abandon(C::KIND, key, &flight);
                 self.finish(call, None);
                 return Err(e);
             }
@@ -1514,6 +1526,7 @@ impl Inner {
                 unreachable!("a file flight only ever holds a file")
             }
             Err(e) => {
+                self.abandon(Kind::File, key, &flight);
                 self.finish(call, None);
                 Err(e)
             }
@@ -1562,6 +1575,11 @@ impl Inner {
                 Ok((file, meta.len(), Some((id, header))))
             });
         match checked {
+            Ok((_, _, Some((_, header)))) if header.is_expired(now_ms()) => {
+                // Replaced by another process with an expiry our index did not know.
+                self.expire(call.name);
+                None
+            }
             Ok((file, len, newly_verified)) => {
                 let mut index = self.index();
                 if let Some((id, header)) = newly_verified {
@@ -1875,9 +1893,32 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "ünï", &"n".repeat(65)] {
             assert!(!is_valid_namespace(bad), "{bad:?}");
         }
-        assert!(matches!(
-            Cache::builder().budget(0).open(),
-            Err(OpenError::ZeroBudget)
-        ));
+        let zero = Cache::builder().budget(0).open().unwrap_err();
+        assert!(matches!(zero, OpenError::ZeroBudget));
+        assert_eq!(
+            zero.to_string(),
+            "a cache budget of 0 bytes can hold nothing; give a budget of at least one entry's \
+             size, or leave it out for half the file system"
+        );
+    }
+
+    #[test]
+    fn stats_read_as_one_line() {
+        let stats = CacheStats {
+            hits: 3,
+            misses: 1,
+            joined: 2,
+            evictions: 0,
+            expirations: 1,
+            errors: 0,
+            entries: 2,
+            bytes: 8192,
+            budget: 1 << 20,
+        };
+        assert_eq!(
+            stats.to_string(),
+            "3 hits, 1 misses, 2 joined, 0 evicted, 1 expired, 0 errors; 8192 of 1048576 bytes in \
+             2 entries"
+        );
     }
 }

@@ -898,7 +898,7 @@ fn entries_expire_after_their_time_to_live_also_across_restarts() {
         let cache = cache.clone();
         block_on(async move {
             cache
-                .get_or_fetch_bytes("k", Duration::from_millis(300), || async move {
+                .get_or_fetch_bytes("k", Duration::from_millis(1500), || async move {
                     Ok::<_, io::Error>(value.to_vec())
                 })
                 .await
@@ -910,7 +910,7 @@ fn entries_expire_after_their_time_to_live_also_across_restarts() {
     // The expiry is in the entry's header: a restarted process honours it too.
     let restarted = open(scratch.path(), "default");
     assert_eq!(&get(&restarted, b"two")[..], b"one");
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(1700));
     let expired = get(&cache, b"three");
     assert_eq!(
         (expired.source(), &expired[..]),

@@ -30,6 +30,7 @@
 pub mod cache;
 pub mod context;
 pub mod error;
+#[cfg(feature = "events")]
 pub mod events;
 mod handler;
 mod json;

@@ -17,7 +17,7 @@ const USER_AGENT: &str = concat!("lamina/", env!("CARGO_PKG_VERSION"));
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted. Lambda's payload limit is 6 MB; anything far beyond it
 /// means the peer is not the Runtime API, and reading it would only risk the memory limit.
-pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
+const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The read buffer's starting size: enough for any `/next` head and a small event. Larger
 /// bodies are read straight into the body buffer, past this one.
 const READ_CHUNK: usize = 4 * 1024;

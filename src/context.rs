@@ -22,15 +22,15 @@ use crate::runtime::config::FunctionConfig;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Context {
-    request_id: String,
-    deadline_ms: u64,
-    invoked_function_arn: Option<String>,
-    trace_header: Option<String>,
+    pub(crate) request_id: String,
+    pub(crate) deadline_ms: u64,
+    pub(crate) invoked_function_arn: Option<String>,
+    pub(crate) trace_header: Option<String>,
     // Boxed: rare (AWS Mobile SDK callers only), and large enough to slow every clone.
-    client_context: Option<Box<ClientContext>>,
-    identity: Option<Box<CognitoIdentity>>,
-    tenant_id: Option<String>,
-    function: Arc<FunctionConfig>,
+    pub(crate) client_context: Option<Box<ClientContext>>,
+    pub(crate) identity: Option<Box<CognitoIdentity>>,
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) function: Arc<FunctionConfig>,
 }
 
 /// Names of the headers `/next` carries, lower-case as they are compared.
@@ -259,7 +259,10 @@ pub struct CognitoIdentity {
 }
 
 /// Decodes a header holding a JSON object; anything else is ignored.
-fn decode_json_header<T: serde::de::DeserializeOwned>(name: &str, value: &[u8]) -> Option<Box<T>> {
+pub(crate) fn decode_json_header<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &[u8],
+) -> Option<Box<T>> {
     let is_object = value.trim_ascii_start().first() == Some(&b'{');
     match serde_json::from_slice(value).ok().filter(|_| is_object) {
         Some(v) => Some(Box::new(v)),

@@ -26,7 +26,11 @@
 //! The attribute generates `main`. Under Lambda (`AWS_LAMBDA_RUNTIME_API` set) the binary is the
 //! function's `bootstrap` and serves invocations from the Runtime API; anywhere else it runs one
 //! invocation with the event from `--event FILE` or stdin and prints the response.
+//!
+//! The same crate built as a `cdylib` is a handler library for the lamina runtime layer, which
+//! loads it through the C ABI described in [`abi`].
 
+pub mod abi;
 pub mod cache;
 pub mod context;
 pub mod error;

@@ -13,84 +13,134 @@ use crate::handler::{Outcome, TypedHandler};
 
 pub use crate::handler::Handler;
 
-/// What the macro calls for a handler without state: checks every type of the handler, then
-/// runs it.
+/// A handler, type-checked: what `#[handler]` defines for the function it annotates, and the
+/// one thing both `main` (bin mode) and the exported ABI table (layer mode) are built from.
+pub trait Function {
+    /// Hands `sink` the function that builds the handler (the INIT phase: the tokio runtime,
+    /// then the user's `init`).
+    ///
+    /// A sink rather than a returned `impl Handler`: an opaque return type would carry the
+    /// handler's bounds a second time, and rustc would report each mistake twice.
+    fn with<K: Sink>(sink: K) -> K::Output;
+}
+
+/// What a [`Function`]'s builder is handed to: the invoke loop, or the ABI table.
+pub trait Sink {
+    /// What the sink makes of the builder.
+    type Output;
+    /// Takes the builder.
+    fn accept<H, B>(self, build: B) -> Self::Output
+    where
+        H: Handler + 'static,
+        B: FnOnce() -> Result<H, Error>;
+}
+
+/// Bin mode: the generated `main`.
+pub fn serve<F: Function>() -> ExitCode {
+    struct Serve;
+    impl Sink for Serve {
+        type Output = ExitCode;
+        fn accept<H, B>(self, build: B) -> ExitCode
+        where
+            H: Handler + 'static,
+            B: FnOnce() -> Result<H, Error>,
+        {
+            crate::runtime::start(build)
+        }
+    }
+    F::with(Serve)
+}
+
+/// Layer mode: the generated `lamina_handler_abi` symbol.
+pub fn export<F: Function>() -> *const crate::abi::FunctionTable {
+    crate::abi::table::<F>()
+}
+
+/// What [`Function::with`] calls for a handler without state: checks every type of the handler,
+/// then hands its builder to `sink`.
 ///
 /// The macro spells out each type parameter with the user's own tokens, as in
-/// `serve::<Order, lamina::Context, Result<Receipt, MyError>, Receipt, MyError, _, _>(handle)`.
+/// `handler::<Order, lamina::Context, Result<Receipt, MyError>, Receipt, MyError, _, _, _>(handle, sink)`.
 /// rustc blames an unmet bound on the turbofish argument for that parameter, and that argument
 /// carries the span of the user's type, so "`Order` cannot be a lamina event" lands on `Order`.
 /// Every requirement on the handler is a bound here and nowhere else the user's types reach, so
-/// each mistake is reported exactly once; inside this function the bounds imply `start`'s.
-pub fn serve<E, C, O, R, X, F, Fut>(handler: F) -> ExitCode
+/// each mistake is reported exactly once; inside this function the bounds imply `build`'s.
+pub fn handler<E, C, O, R, X, F, Fut, K>(handler: F, sink: K) -> K::Output
 where
-    E: Event,
+    E: Event + 'static,
     C: IsContext,
     O: Returns<Response = R, Error = X>,
     R: Response,
     X: IntoError,
-    F: Fn(E, C) -> Fut,
+    F: Fn(E, C) -> Fut + 'static,
     Fut: Future<Output = O>,
+    K: Sink,
 {
-    start(
-        || async { Ok::<(), Error>(()) },
-        move |event: E, context: Context, _: &'static ()| {
-            let output = handler(event, C::from_context(context));
-            async move { output.await.into_result() }
-        },
-    )
+    sink.accept(move || {
+        build(
+            || async { Ok::<(), Error>(()) },
+            move |event: E, context: Context, _: &'static ()| {
+                let output = handler(event, C::from_context(context));
+                async move { output.await.into_result() }
+            },
+        )
+    })
 }
 
-/// What the macro calls for a handler with state: [`serve`], plus the `init` function, whose
-/// check the macro blames on the `init = path` it was given.
-pub fn serve_with_state<S, I, E, C, O, R, X, F, Fut>(init: I, handler: F) -> ExitCode
+/// What [`Function::with`] calls for a handler with state: [`handler`], plus the `init`
+/// function, whose check the macro blames on the `init = path` it was given.
+pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(init: I, handler: F, sink: K) -> K::Output
 where
     S: 'static,
     I: Init<S>,
-    E: Event,
+    E: Event + 'static,
     C: IsContext,
     O: Returns<Response = R, Error = X>,
     R: Response,
     X: IntoError,
-    F: Fn(E, C, &'static S) -> Fut,
+    F: Fn(E, C, &'static S) -> Fut + 'static,
     Fut: Future<Output = O>,
+    K: Sink,
 {
-    start(
-        move || {
-            let state = init.call();
-            async move { state.await.into_result() }
-        },
-        move |event: E, context: Context, state: &'static S| {
-            let output = handler(event, C::from_context(context), state);
-            async move { output.await.into_result() }
-        },
-    )
+    sink.accept(move || {
+        build(
+            move || {
+                let state = init.call();
+                async move { state.await.into_result() }
+            },
+            move |event: E, context: Context, state: &'static S| {
+                let output = handler(event, C::from_context(context), state);
+                async move { output.await.into_result() }
+            },
+        )
+    })
 }
 
-/// Runs `init` once, in the INIT phase, and then serves every invocation with `handler`, which
-/// borrows the state `init` built.
+/// Runs `init` once, in the INIT phase, and returns the handler that serves every invocation
+/// with `handler`, which borrows the state `init` built.
 ///
 /// The state lives as long as the process: it is leaked on purpose, so every invocation can
 /// borrow it as `&'static S` and nothing pays for reference counting. Lambda ends the process
 /// without running destructors anyway.
-fn start<S, IFut, E, F, Fut>(init: impl FnOnce() -> IFut, handler: F) -> ExitCode
+fn build<S, IFut, E, F, Fut>(
+    init: impl FnOnce() -> IFut,
+    handler: F,
+) -> Result<TypedHandler<S, F, E>, Error>
 where
     S: 'static,
     IFut: Future<Output = Result<S, Error>>,
-    E: DeserializeOwned,
-    F: Fn(E, Context, &'static S) -> Fut,
+    E: DeserializeOwned + 'static,
+    F: Fn(E, Context, &'static S) -> Fut + 'static,
     Fut: Future,
     Fut::Output: Outcome,
 {
-    crate::runtime::start(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
-        let state = runtime.block_on(init())?;
-        let state: &'static S = Box::leak(Box::new(state));
-        Ok(TypedHandler::new(runtime, state, handler))
-    })
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
+    let state = runtime.block_on(init())?;
+    let state: &'static S = Box::leak(Box::new(state));
+    Ok(TypedHandler::new(runtime, state, handler))
 }
 
 // The blanket impls below are `do_not_recommend`: rustc then reports the unmet bound as the

@@ -1,7 +1,9 @@
-//! The generated code: the user's function unchanged, plus a `main` that hands it to
-//! `lamina::__private::serve` with every type spelled out in the user's own tokens.
+//! The generated code: the user's function unchanged; a hidden type implementing
+//! `lamina::__private::Function` whose `with` hands the function to `lamina::__private::handler`
+//! with every type spelled out in the user's own tokens; and the two ways in: `main` (bin mode)
+//! and the `lamina_handler_abi` symbol (layer mode, when the crate is built as a cdylib).
 //!
-//! `serve` carries all the requirements on a handler as bounds on its type parameters, and
+//! `handler` carries all the requirements on a handler as bounds on its type parameters, and
 //! rustc reports an unmet bound on the turbofish argument for that parameter. Each argument here
 //! is either the user's type, re-emitted with its span, or a `_` given the span of the part of
 //! the signature it stands for, so every "not `Deserialize`", "not a `Result`" or "not
@@ -44,26 +46,43 @@ pub(crate) fn expand(
     };
     let output = named(output);
 
-    let serve = match (&options.init, handler.state) {
+    let build = match (&options.init, handler.state) {
         (Some((init, _)), Some(state)) => {
             // The initializer's type can't be named: blame it on `init = path`.
             let init_type = infer(init.segments.last().map_or(init.span(), |s| s.ident.span()));
             quote! {
-                #private::serve_with_state::<
-                    #state, #init_type, #event, #context, #output, #response, #error, _, _
-                >(#init, #name)
+                #private::handler_with_state::<
+                    #state, #init_type, #event, #context, #output, #response, #error, _, _, _
+                >(#init, #name, sink)
             }
         }
         _ => quote! {
-            #private::serve::<#event, #context, #output, #response, #error, _, _>(#name)
+            #private::handler::<#event, #context, #output, #response, #error, _, _, _>(#name, sink)
         },
     };
 
     quote! {
         #function
 
+        #[doc(hidden)]
+        struct __LaminaFunction;
+
+        impl #private::Function for __LaminaFunction {
+            fn with<K: #private::Sink>(sink: K) -> K::Output {
+                #build
+            }
+        }
+
+        // Unused when the crate is built as a handler library.
+        #[allow(dead_code)]
         fn main() -> ::std::process::ExitCode {
-            #serve
+            #private::serve::<__LaminaFunction>()
+        }
+
+        /// The entry point the lamina runtime layer looks up in a handler library.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn lamina_handler_abi() -> *const #krate::abi::FunctionTable {
+            #private::export::<__LaminaFunction>()
         }
     }
 }

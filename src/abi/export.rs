@@ -1,0 +1,201 @@
+//! The library's side of the ABI: the table `#[handler]` exports from a handler library.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use super::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome};
+use crate::__private::{Function, Sink};
+use crate::context::Context;
+use crate::error::Error;
+use crate::handler::Handler;
+use crate::logging;
+use crate::runtime::config::{self, FunctionConfig};
+use crate::runtime::endpoint::Endpoint;
+use crate::runtime::panic;
+
+/// The table for the handler `F`: what the symbol `#[handler]` exports returns.
+pub fn table<F: Function>() -> *const FunctionTable {
+    &Table::<F>::TABLE
+}
+
+struct Table<F>(PhantomData<F>);
+
+impl<F: Function> Table<F> {
+    const TABLE: FunctionTable = FunctionTable {
+        abi_version: ABI_VERSION,
+        lamina_version: Bytes::new(env!("CARGO_PKG_VERSION").as_bytes()),
+        init: init::<F>,
+        invoke,
+        free,
+    };
+}
+
+/// Builds the handler and erases its type: the table's functions are not generic over it.
+struct Boxed;
+
+impl Sink for Boxed {
+    type Output = Result<Box<dyn Handler>, Error>;
+    fn accept<H, B>(self, build: B) -> Self::Output
+    where
+        H: Handler + 'static,
+        B: FnOnce() -> Result<H, Error>,
+    {
+        build().map(|handler| Box::new(handler) as Box<dyn Handler>)
+    }
+}
+
+/// One built handler and the buffers its outcomes point into.
+struct Instance {
+    handler: Option<Box<dyn Handler>>,
+    function: Arc<FunctionConfig>,
+    response: Vec<u8>,
+    error_type: String,
+    error_message: String,
+}
+
+impl Instance {
+    fn empty() -> Self {
+        Instance {
+            handler: None,
+            function: FunctionConfig::local(|_| None, "lamina"),
+            response: Vec::with_capacity(4096),
+            error_type: String::new(),
+            error_message: String::new(),
+        }
+    }
+
+    /// Builds the handler as `runtime::start` does in bin mode: log output, panic hook, the
+    /// function's identity from the environment it shares with the loader, then `F::with`.
+    fn init<F: Function>() -> (Self, Result<(), Error>) {
+        let under_lambda = std::env::var(config::RUNTIME_API).ok();
+        logging::install(match under_lambda {
+            Some(_) => logging::Output::Stdout,
+            None => logging::Output::Stderr,
+        });
+        panic::install_hook();
+        let endpoint = under_lambda.as_deref().map(Endpoint::parse);
+        if let Some(Ok(endpoint)) = &endpoint {
+            panic::enter_init(endpoint);
+        }
+        let env = |k: &str| std::env::var(k).ok();
+        let function = match under_lambda {
+            Some(_) => FunctionConfig::from_env(env).map(Arc::new),
+            None => Ok(FunctionConfig::local(env, &local_name())),
+        };
+        let mut instance = Instance::empty();
+        let built = function.map_err(Error::Config).and_then(|function| {
+            instance.function = function;
+            panic::catch(|| F::with(Boxed))
+        });
+        panic::leave();
+        match built {
+            Ok(handler) => {
+                instance.handler = Some(handler);
+                (instance, Ok(()))
+            }
+            Err(err) => (instance, Err(err.into_init_error())),
+        }
+    }
+
+    fn invoke(&mut self, event: &[u8], context: &Context) -> Result<(), Error> {
+        self.response.clear();
+        let Some(handler) = self.handler.as_mut() else {
+            return Err(Error::new(
+                "Runtime.AbiError",
+                "invoke was called on a handler whose init failed",
+            ));
+        };
+        panic::enter_invocation(context.request_id());
+        let result = panic::catch(|| handler.call(event, context, &mut self.response));
+        panic::leave();
+        result
+    }
+
+    /// The outcome of the last call, pointing into this instance's buffers.
+    fn outcome(&mut self, result: Result<(), Error>) -> Outcome<'static> {
+        let mut outcome = Outcome::unset();
+        match result {
+            Ok(()) => {
+                outcome.status = Outcome::OK;
+                outcome.body = unbounded(&self.response);
+            }
+            Err(err) => {
+                self.error_type.clear();
+                self.error_type.push_str(err.error_type());
+                self.error_message = err.message();
+                outcome.status = Outcome::ERROR;
+                outcome.error_type = unbounded(self.error_type.as_bytes());
+                outcome.error_message = unbounded(self.error_message.as_bytes());
+            }
+        }
+        outcome
+    }
+}
+
+/// Borrows `bytes` for as long as the loader keeps to the contract: until its next call on the
+/// instance that owns them.
+fn unbounded(bytes: &[u8]) -> Bytes<'static> {
+    Bytes {
+        ptr: bytes.as_ptr(),
+        len: bytes.len(),
+        borrows: PhantomData,
+    }
+}
+
+fn local_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "lamina-local".to_owned())
+}
+
+/// A panic in lamina's own glue, which `panic::catch` around the user's code does not cover,
+/// must still not unwind into the loader.
+fn glue_failure() -> Error {
+    Error::new(
+        "Runtime.AbiError",
+        "the handler library panicked outside the handler; see the log above",
+    )
+}
+
+unsafe extern "C" fn init<F: Function>(instance: *mut *mut c_void, outcome: *mut Outcome<'static>) {
+    let (mut built, result) = match std::panic::catch_unwind(Instance::init::<F>) {
+        Ok(built) => built,
+        Err(_) => (Instance::empty(), Err(glue_failure())),
+    };
+    let report = built.outcome(result);
+    // SAFETY: the loader passes pointers it owns, as the contract requires.
+    unsafe {
+        *outcome = report;
+        *instance = Box::into_raw(Box::new(built)).cast();
+    }
+}
+
+unsafe extern "C" fn invoke(
+    instance: *mut c_void,
+    event: Bytes<'_>,
+    fields: *const InvocationFields<'_>,
+    outcome: *mut Outcome<'static>,
+) {
+    // SAFETY: `instance` came from `init`, and the loader calls one function at a time.
+    let instance = unsafe { &mut *instance.cast::<Instance>() };
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the loader's event and fields are valid for this call.
+        let event = unsafe { event.get() }.unwrap_or_default();
+        let context = unsafe { Context::from_fields(&*fields, &instance.function) };
+        instance.invoke(event, &context)
+    }))
+    .unwrap_or_else(|_| Err(glue_failure()));
+    let report = instance.outcome(result);
+    // SAFETY: the loader owns `outcome`.
+    unsafe { *outcome = report };
+}
+
+unsafe extern "C" fn free(instance: *mut c_void) {
+    if !instance.is_null() {
+        // SAFETY: `instance` came from `init` and is freed once.
+        drop(unsafe { Box::from_raw(instance.cast::<Instance>()) });
+    }
+}

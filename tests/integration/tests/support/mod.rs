@@ -167,32 +167,181 @@ impl Drop for Function {
 /// The fixture `name` built with `panic = "abort"`, in a target directory of its own (building
 /// there does not wait on the lock `cargo test` holds on the main one).
 pub fn abort_build(name: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    abort_target().join("debug").join(name)
+}
+
+/// The fixture `name` built as a handler library (`lib<name>.so`), with `panic = "abort"` as
+/// `cargo lambda build --release` builds it.
+pub fn layer_library(name: &str) -> PathBuf {
+    abort_target()
+        .join("debug")
+        .join("examples")
+        .join(format!("lib{name}.so"))
+}
+
+/// The runtime layer's `bootstrap`, built with `panic = "abort"`.
+pub fn layer_bootstrap() -> PathBuf {
+    abort_target().join("debug").join("bootstrap")
+}
+
+/// Builds, once per test binary, everything that runs with `panic = "abort"`: the fixtures as
+/// binaries, the same fixtures as handler libraries, and the layer's `bootstrap`.
+fn abort_target() -> PathBuf {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let main_binary = PathBuf::from(env!("CARGO_BIN_EXE_echo"));
     let target = main_binary
         .parent()
         .and_then(Path::parent)
         .expect("binaries live in <target>/<profile>/")
         .join("panic-abort");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "lamina-integration",
-            "--bins",
-            "--config",
-        ])
-        .arg("profile.dev.panic=\"abort\"")
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the panic=abort fixtures failed");
-    target.join("debug").join(name)
+    if !*built {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "lamina-integration",
+                "-p",
+                "lamina-layer-fixtures",
+                "-p",
+                "lamina-bootstrap",
+                "--bins",
+                "--examples",
+                "--config",
+            ])
+            .arg("profile.dev.panic=\"abort\"")
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the panic=abort fixtures failed");
+        *built = true;
+    }
+    target
+}
+
+/// A Lambda-shaped file system for a function on the runtime layer, run with `bwrap`: the layer
+/// at `/opt` (so its `bootstrap` is `/opt/bootstrap`), the function's package at `/var/task`
+/// (with no `bootstrap` of its own), a writable `/tmp`, and everything else read-only.
+pub struct LambdaSandbox {
+    dir: PathBuf,
+}
+
+impl LambdaSandbox {
+    /// An empty sandbox: fill `opt()` and `task()`.
+    pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("lamina-sandbox-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("opt")).unwrap();
+        std::fs::create_dir_all(dir.join("task")).unwrap();
+        LambdaSandbox { dir }
+    }
+
+    /// The layer's bootstrap at `/opt/bootstrap` and `libraries` (file names in the task root)
+    /// at `/var/task`.
+    pub fn with_layer(libraries: &[(&str, PathBuf)]) -> Self {
+        let sandbox = Self::new();
+        std::fs::copy(layer_bootstrap(), sandbox.opt().join("bootstrap")).unwrap();
+        for (name, source) in libraries {
+            std::fs::copy(source, sandbox.task().join(name))
+                .unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        }
+        sandbox
+    }
+
+    /// What Lambda extracts the layers to (`/opt`).
+    pub fn opt(&self) -> PathBuf {
+        self.dir.join("opt")
+    }
+
+    /// What Lambda extracts the function's package to (`/var/task`).
+    pub fn task(&self) -> PathBuf {
+        self.dir.join("task")
+    }
+
+    /// Starts `/opt/bootstrap` as Lambda would, with `_HANDLER=handler`, Lambda's environment
+    /// pointing at `emulator`, and `extra` (an empty value removes a variable).
+    pub fn start(&self, emulator: &Emulator, handler: &str, extra: &[(&str, &str)]) -> Function {
+        let mut env = lambda_env(&emulator.address());
+        env.push(("LAMBDA_TASK_ROOT".into(), "/var/task".into()));
+        env.push(("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()));
+        env.push(("_HANDLER".into(), handler.into()));
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        let opt = self.opt();
+        let task = self.task();
+        let mut args: Vec<&str> = vec![
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--ro-bind",
+            "/etc",
+            "/etc",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--dir",
+            "/var/runtime",
+        ];
+        let binds = [
+            "--ro-bind".to_owned(),
+            opt.display().to_string(),
+            "/opt".to_owned(),
+            "--ro-bind".to_owned(),
+            task.display().to_string(),
+            "/var/task".to_owned(),
+        ];
+        args.extend(binds.iter().map(String::as_str));
+        args.extend([
+            "--remount-ro",
+            "/",
+            "--chdir",
+            "/var/task",
+            "/opt/bootstrap",
+        ]);
+        Function::spawn(&bwrap(), &env, &args, None)
+    }
+}
+
+impl Drop for LambdaSandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `bwrap`, or a failure that says how to get it.
+fn bwrap() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("bwrap"))
+            .find(|candidate| candidate.is_file())
+    });
+    found.expect("the layer tests need bubblewrap: `apt-get install -y bubblewrap`")
 }
 
 /// The response body as JSON.

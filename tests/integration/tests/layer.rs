@@ -1,0 +1,354 @@
+//! Layer mode: the runtime layer's `/opt/bootstrap` loading a handler library from `/var/task`,
+//! in a Lambda-shaped sandbox (bwrap), against the emulator.
+//!
+//! The same fixture sources run as their own bootstrap (bin mode) and as libraries (layer mode),
+//! both built with `panic = "abort"` as `cargo lambda build --release` builds them, and must
+//! answer every event identically.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+
+/// How one mode ran: each invocation's outcome, and how the process ended.
+struct Run {
+    outcomes: Vec<Outcome>,
+    init_error: Option<Posted>,
+    output: String,
+}
+
+/// The two ways to deploy `fixture`.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Bin,
+    Layer,
+}
+
+/// Runs `events` (in order, each with the given request id) through `fixture` in `mode`; with
+/// no events, waits for the init error instead.
+fn run(mode: Mode, fixture: &str, env: &[(&str, &str)], events: &[(&str, Event)]) -> Run {
+    let api = Emulator::start();
+    let sandbox;
+    let mut function = match mode {
+        Mode::Bin => Function::start(abort_build(fixture), &api, env),
+        Mode::Layer => {
+            let library = format!("lib{fixture}.so");
+            sandbox = LambdaSandbox::with_layer(&[(&library, layer_library(fixture))]);
+            sandbox.start(&api, fixture, env)
+        }
+    };
+    let mut outcomes = Vec::new();
+    for (id, event) in events {
+        api.enqueue(event.clone().request_id(id));
+        let outcome = api.wait_outcome(id, WAIT).unwrap_or_else(|| {
+            panic!(
+                "{mode:?}: no outcome for {id}; output:\n{}",
+                function.output()
+            )
+        });
+        outcomes.push(outcome);
+    }
+    // Without events, the run is about INIT: it must fail, and the process must end.
+    let init_error = if events.is_empty() {
+        let posted = api.wait_init_error(WAIT);
+        function.expect_exit();
+        posted
+    } else {
+        None
+    };
+    Run {
+        outcomes,
+        init_error,
+        output: function.output(),
+    }
+}
+
+/// Runs both modes and checks they agree; returns the layer's run for further checks.
+fn same_in_both_modes(fixture: &str, env: &[(&str, &str)], events: &[(&str, Event)]) -> Run {
+    let bin = run(Mode::Bin, fixture, env, events);
+    let layer = run(Mode::Layer, fixture, env, events);
+    assert_eq!(
+        normalized(&bin.outcomes),
+        normalized(&layer.outcomes),
+        "bin and layer mode answered differently\n--- bin output:\n{}\n--- layer output:\n{}",
+        bin.output,
+        layer.output
+    );
+    let init_error = |run: &Run| run.init_error.as_ref().map(|p| same_file(&p.document));
+    assert_eq!(
+        init_error(&bin),
+        init_error(&layer),
+        "different init errors\n--- layer output:\n{}",
+        layer.output
+    );
+    layer
+}
+
+/// Outcomes with what legitimately differs between the two runs taken out: the time left, and
+/// the path by which each package names the one fixture file in a panic's location.
+fn normalized(outcomes: &[Outcome]) -> Vec<Value> {
+    outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Outcome::Response(body) => match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(mut map)) => {
+                    map.remove("remaining_ms");
+                    json!({ "response": map })
+                }
+                _ => json!({ "response": String::from_utf8_lossy(body) }),
+            },
+            Outcome::Error(posted) => json!({
+                "error": same_file(&posted.document),
+                "header": posted.error_type_header,
+            }),
+        })
+        .collect()
+}
+
+fn same_file(document: &Value) -> Value {
+    let text = document.to_string();
+    serde_json::from_str(
+        &text.replace("tests/layer-fixtures/../integration/", "tests/integration/"),
+    )
+    .unwrap()
+}
+
+fn error_of(outcome: &Outcome) -> (String, String) {
+    let document = &outcome.error().document;
+    (
+        document["errorType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        document["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[test]
+fn echo_answers_responses_errors_and_bad_events_alike() {
+    let layer = same_in_both_modes(
+        "echo",
+        &[],
+        &[
+            ("e-1", Event::json(r#"{"n":1,"s":"ü"}"#)),
+            ("e-2", Event::json(r#"{"fail":"no stock"}"#)),
+            ("e-3", Event::json("{not json")),
+            ("e-4", Event::json(r#"{"bytes":2000000}"#)),
+            ("e-5", Event::json("")),
+        ],
+    );
+    let outcomes = &layer.outcomes;
+    assert_eq!(outcomes.len(), 5);
+    assert_eq!(outcomes[0].response(), r#"{"n":1,"s":"ü"}"#.as_bytes());
+    assert_eq!(
+        error_of(&outcomes[1]),
+        ("Handler.Requested".into(), "no stock".into())
+    );
+    assert_eq!(error_of(&outcomes[2]).0, "Runtime.InvalidEvent");
+    assert_eq!(outcomes[3].response().len(), 2_000_002);
+    assert_eq!(outcomes[4].response(), b"null");
+}
+
+#[test]
+fn state_is_built_once_and_shared_by_every_invocation() {
+    let order = |id: &str| {
+        Event::json(format!(
+            r#"{{"id":"{id}","items":[{{"sku":"a","qty":2}}]}}"#
+        ))
+    };
+    let layer = same_in_both_modes(
+        "stateful",
+        &[("STATE_LABEL", "eu")],
+        &[
+            ("s-1", order("o1")),
+            ("s-2", order("o2")),
+            ("s-3", order("o3")),
+        ],
+    );
+    let last = json(&layer.outcomes[2]);
+    assert_eq!(
+        last,
+        json!({"id": "o3", "total_qty": 2, "init_runs": 1, "invocation": 3, "label": "eu"})
+    );
+}
+
+#[test]
+fn the_context_crosses_the_abi_whole() {
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let event = Event::json("{}")
+        .header("Lambda-Runtime-Deadline-Ms", "4102444800000")
+        .header("Lambda-Runtime-Trace-Id", trace)
+        .header(
+            "Lambda-Runtime-Invoked-Function-Arn",
+            "arn:aws:lambda:eu-west-1:123456789012:function:orders:live",
+        )
+        .header(
+            "Lambda-Runtime-Client-Context",
+            r#"{"client":{"installationId":"inst","appTitle":"Shop","appVersionName":"2.1","appVersionCode":"21","appPackageName":"com.example.shop"},"custom":{"cart":"7"},"env":{"locale":"en_GB"}}"#,
+        )
+        .header(
+            "Lambda-Runtime-Cognito-Identity",
+            r#"{"cognitoIdentityId":"eu-west-1:abcd","cognitoIdentityPoolId":"eu-west-1:pool"}"#,
+        )
+        .header("Lambda-Runtime-Aws-Tenant-Id", "tenant-a");
+    let layer = same_in_both_modes("context", &[], &[("c-1", event)]);
+    let seen = json(&layer.outcomes[0]);
+    assert_eq!(seen["request_id"], "c-1");
+    assert_eq!(seen["deadline_ms"], 4_102_444_800_000u64);
+    assert_eq!(seen["xray_trace_header"], trace);
+    assert_eq!(
+        seen["trace_env"], trace,
+        "the loader's env var is the library's"
+    );
+    assert_eq!(seen["client_context"]["custom"]["cart"], "7");
+    assert_eq!(seen["identity"]["cognitoIdentityPoolId"], "eu-west-1:pool");
+    assert_eq!(seen["tenant_id"], "tenant-a");
+    assert_eq!(seen["function_name"], "orders");
+    assert_eq!(seen["memory_mb"], 256);
+}
+
+#[test]
+fn sqs_partial_batch_failures_are_the_same() {
+    let batch = include_str!("../fixtures/events/sqs-standard.json");
+    let layer = same_in_both_modes("events_sqs", &[], &[("q-1", Event::json(batch))]);
+    // The fixture's batch holds an order that panics: under abort, the whole invocation fails.
+    assert_eq!(error_of(&layer.outcomes[0]).0, "Runtime.HandlerPanic");
+    let mut batch: Value = serde_json::from_str(batch).unwrap();
+    batch["Records"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|record| !record["body"].as_str().unwrap().contains("o-6"));
+    let layer = same_in_both_modes(
+        "events_sqs",
+        &[],
+        &[("q-2", Event::json(batch.to_string()))],
+    );
+    let failures = json(&layer.outcomes[0]);
+    assert_eq!(
+        failures["batchItemFailures"].as_array().unwrap().len(),
+        3,
+        "{failures}"
+    );
+}
+
+#[test]
+fn a_failing_init_is_reported_as_in_bin_mode() {
+    let layer = same_in_both_modes("stateful", &[], &[]);
+    let posted = layer.init_error.expect("an init error");
+    assert_eq!(posted.document["errorType"], "Init.VarError");
+}
+
+#[test]
+fn a_panicking_init_is_reported_before_the_abort() {
+    let layer = same_in_both_modes(
+        "stateful",
+        &[("INIT_PANIC", "1"), ("STATE_LABEL", "x")],
+        &[],
+    );
+    let posted = layer.init_error.expect("an init error");
+    assert_eq!(posted.document["errorType"], "Runtime.InitPanic");
+    assert!(
+        posted.document["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("init exploded")
+    );
+}
+
+#[test]
+fn a_panic_inside_the_library_is_reported_before_the_abort() {
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(&[("libecho.so", layer_library("echo"))]);
+    let mut function = sandbox.start(&api, "echo", &[]);
+    assert_eq!(
+        api.invoke(Event::json(r#"{"n":1}"#)).response(),
+        br#"{"n":1}"#
+    );
+    let id = api.enqueue(Event::json(r#"{"panic":"the library broke"}"#));
+    let outcome = api.wait_outcome(&id, WAIT).expect("the panic reported");
+    let (error_type, message) = error_of(&outcome);
+    assert_eq!(error_type, "Runtime.HandlerPanic");
+    assert!(message.contains("the library broke"), "{message}");
+    let status = function.expect_exit();
+    assert!(
+        !status.success(),
+        "the process aborts under panic = \"abort\""
+    );
+    assert_eq!(api.outcomes(&id).len(), 1, "reported once");
+}
+
+/// Starts the layer with `libraries` in the task root and `_HANDLER=handler`, and returns the
+/// init error it reports (after checking the process exits non-zero).
+fn init_error(libraries: &[(&str, std::path::PathBuf)], handler: &str) -> (String, String) {
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(libraries);
+    let mut function = sandbox.start(&api, handler, &[]);
+    let posted = api
+        .wait_init_error(WAIT)
+        .unwrap_or_else(|| panic!("no init error; output:\n{}", function.output()));
+    assert!(!function.expect_exit().success());
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| r.path == "/2018-06-01/runtime/init/error"),
+        "nothing but the init error: {:?}",
+        api.requests()
+    );
+    assert_eq!(
+        posted.error_type_header.as_deref(),
+        posted.document["errorType"].as_str()
+    );
+    (
+        posted.document["errorType"].as_str().unwrap().to_owned(),
+        posted.document["errorMessage"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn a_missing_library_is_an_init_error_naming_the_path() {
+    let (error_type, message) = init_error(&[], "orders");
+    assert_eq!(error_type, "Runtime.HandlerNotFound");
+    assert!(message.contains("/var/task/liborders.so"), "{message}");
+}
+
+#[test]
+fn an_empty_handler_setting_is_an_init_error() {
+    let (error_type, message) = init_error(&[("libecho.so", layer_library("echo"))], "");
+    assert_eq!(error_type, "Runtime.HandlerNotFound");
+    assert!(message.contains("_HANDLER"), "{message}");
+}
+
+#[test]
+fn another_abi_version_is_refused_before_anything_in_it_runs() {
+    let (error_type, message) = init_error(
+        &[("libwrong_abi.so", layer_library("wrong_abi"))],
+        "wrong_abi",
+    );
+    assert_eq!(error_type, "Runtime.AbiMismatch");
+    assert!(message.contains("lamina 9.9.9"), "{message}");
+    assert!(message.contains("/var/task/libwrong_abi.so"), "{message}");
+}
+
+#[test]
+fn a_library_without_the_entry_point_is_refused() {
+    let (error_type, message) = init_error(&[("libplain.so", layer_library("plain"))], "plain");
+    assert_eq!(error_type, "Runtime.InvalidEntrypoint");
+    assert!(message.contains("lamina_handler_abi"), "{message}");
+}
+
+#[test]
+fn a_file_that_is_not_a_library_is_refused_with_the_loader_message() {
+    let sandbox = LambdaSandbox::with_layer(&[]);
+    std::fs::write(sandbox.task().join("libtext.so"), "just text").unwrap();
+    let api = Emulator::start();
+    let mut function = sandbox.start(&api, "text", &[]);
+    let posted = api.wait_init_error(WAIT).expect("an init error");
+    assert!(!function.expect_exit().success());
+    assert_eq!(posted.document["errorType"], "Runtime.InvalidEntrypoint");
+    let message = posted.document["errorMessage"].as_str().unwrap();
+    assert!(message.contains("could not be loaded"), "{message}");
+    assert!(message.contains("/var/task/libtext.so"), "{message}");
+}

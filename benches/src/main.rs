@@ -79,10 +79,11 @@ fn main() {
         Subject::new("lamina", &dir, "echo-lamina"),
         Subject::new("lambda_runtime", &dir, "echo-lambda-runtime"),
         Subject::new("floor", &dir, "echo-floor"),
+        Subject::layer("lamina layer", &dir, "echo_lamina_layer"),
     ];
     build_functions();
     for s in &subjects {
-        if !s.binary.exists() {
+        if !s.binary.exists() || s.library.as_ref().is_some_and(|l| !l.exists()) {
             eprintln!(
                 "{} is missing: run `cargo build --release -p lamina-bench --bins` first (or use `cargo run --release -p lamina-bench`, which does)",
                 s.binary.display()
@@ -98,21 +99,28 @@ fn main() {
 }
 
 /// Builds the functions compared, with the profile this harness was built with, when run
-/// through cargo (which sets `CARGO`); `cargo run` builds only the harness itself.
+/// through cargo (which sets `CARGO`); `cargo run` builds only the harness itself. The layer's
+/// `bootstrap` is built on its own, so it gets lamina without default features, as it ships.
 fn build_functions() {
     let Some(cargo) = std::env::var_os("CARGO") else {
         return;
     };
-    let mut command = std::process::Command::new(cargo);
-    command.args(["build", "--quiet", "-p", "lamina-bench", "--bins"]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    match command.status() {
-        Ok(status) if status.success() => {}
-        other => {
-            eprintln!("building the benchmark functions failed: {other:?}");
-            std::process::exit(2);
+    let builds: [&[&str]; 2] = [
+        &["-p", "lamina-bench", "--bins", "--examples"],
+        &["-p", "lamina-bootstrap"],
+    ];
+    for packages in builds {
+        let mut command = std::process::Command::new(&cargo);
+        command.args(["build", "--quiet"]).args(packages);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        match command.status() {
+            Ok(status) if status.success() => {}
+            other => {
+                eprintln!("building the benchmark functions failed: {other:?}");
+                std::process::exit(2);
+            }
         }
     }
 }
@@ -137,7 +145,7 @@ fn compare(subjects: &[Subject], reps: usize) {
     let large = large_event();
     let mut rows: Vec<Row> = subjects.iter().map(|_| Row::default()).collect();
     for (s, row) in subjects.iter().zip(&mut rows) {
-        row.size = std::fs::metadata(&s.binary).map_or(0, |m| m.len());
+        row.size = s.size();
     }
     eprintln!("cold start: {} rounds of each, alternating", reps * 5);
     for _ in 0..reps * 5 {
@@ -182,21 +190,27 @@ fn print_table(
 ) {
     let names: Vec<&str> = subjects.iter().map(|s| s.name).collect();
     println!(
-        "| metric | {} | lamina / lambda_runtime | target |",
+        "| metric | {} | lamina / lambda_runtime | target | layer / bin |",
         names.join(" | ")
     );
-    println!("|---|{}---|---|", "---|".repeat(names.len()));
+    println!("|---|{}---|---|---|", "---|".repeat(names.len()));
     let line =
         |metric: &str, values: Vec<Option<f64>>, format: &dyn Fn(f64) -> String, target: &str| {
             let cells: Vec<String> = values
                 .iter()
                 .map(|v| v.map_or("n/a".to_owned(), format))
                 .collect();
-            let ratio = match (values[0], values[1]) {
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
                 (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
                 _ => "n/a".to_owned(),
             };
-            println!("| {metric} | {} | {ratio} | {target} |", cells.join(" | "));
+            // Columns: lamina, lambda_runtime, floor, lamina layer.
+            let (vs_official, layer_vs_bin) =
+                (ratio(values[0], values[1]), ratio(values[3], values[0]));
+            println!(
+                "| {metric} | {} | {vs_official} | {target} | {layer_vs_bin} |",
+                cells.join(" | ")
+            );
         };
     let kb = |v: f64| format!("{:.0} KB", v / 1024.0);
     let ms = |v: f64| format!("{v:.2} ms");
@@ -204,7 +218,7 @@ fn print_table(
     let count = |v: f64| format!("{v:.0}");
     let mb = |v: f64| format!("{:.1} MB", v / 1024.0);
     line(
-        "stripped binary size",
+        "stripped size (layer: bootstrap + library)",
         rows.iter().map(|r| Some(r.size as f64)).collect(),
         &kb,
         "≤ 0.6",

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 pub struct Subject {
     pub name: &'static str,
     pub binary: PathBuf,
+    /// The handler library the binary loads (layer mode).
+    pub library: Option<PathBuf>,
 }
 
 impl Subject {
@@ -15,7 +17,23 @@ impl Subject {
         Subject {
             name,
             binary: dir.join(binary),
+            library: None,
         }
+    }
+
+    /// The layer's `bootstrap` in `dir`, loading `dir/examples/lib<library>.so`.
+    pub fn layer(name: &'static str, dir: &Path, library: &str) -> Self {
+        Subject {
+            name,
+            binary: dir.join("bootstrap"),
+            library: Some(dir.join("examples").join(format!("lib{library}.so"))),
+        }
+    }
+
+    /// Bytes shipped: the binary, plus the library in layer mode.
+    pub fn size(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        size(&self.binary) + self.library.as_deref().map_or(0, size)
     }
 
     /// Starts the function against the Runtime API at `api`, optionally under `wrapper`
@@ -41,6 +59,11 @@ impl Subject {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if let Some(library) = &self.library {
+            command
+                .env("_HANDLER", library.file_name().expect("a file name"))
+                .env("LAMBDA_TASK_ROOT", library.parent().expect("a directory"));
+        }
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", self.binary.display()));

@@ -267,6 +267,21 @@ impl LambdaSandbox {
     /// Starts `/opt/bootstrap` as Lambda would, with `_HANDLER=handler`, Lambda's environment
     /// pointing at `emulator`, and `extra` (an empty value removes a variable).
     pub fn start(&self, emulator: &Emulator, handler: &str, extra: &[(&str, &str)]) -> Function {
+        self.run("/opt/bootstrap", emulator, handler, extra)
+    }
+
+    /// Starts the function's own `/var/task/bootstrap` (bin mode), as Lambda prefers it.
+    pub fn start_own(&self, emulator: &Emulator, extra: &[(&str, &str)]) -> Function {
+        self.run("/var/task/bootstrap", emulator, "bootstrap", extra)
+    }
+
+    fn run(
+        &self,
+        program: &str,
+        emulator: &Emulator,
+        handler: &str,
+        extra: &[(&str, &str)],
+    ) -> Function {
         let mut env = lambda_env(&emulator.address());
         env.push(("LAMBDA_TASK_ROOT".into(), "/var/task".into()));
         env.push(("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()));
@@ -317,13 +332,7 @@ impl LambdaSandbox {
             "/var/task".to_owned(),
         ];
         args.extend(binds.iter().map(String::as_str));
-        args.extend([
-            "--remount-ro",
-            "/",
-            "--chdir",
-            "/var/task",
-            "/opt/bootstrap",
-        ]);
+        args.extend(["--remount-ro", "/", "--chdir", "/var/task", program]);
         Function::spawn(&bwrap(), &env, &args, None)
     }
 }
@@ -332,6 +341,57 @@ impl Drop for LambdaSandbox {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The workspace's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The target directory for `cargo lambda` builds: not the one `cargo test` holds locked.
+pub fn cargo_lambda_target() -> PathBuf {
+    let main_binary = PathBuf::from(env!("CARGO_BIN_EXE_echo"));
+    main_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("binaries live in <target>/<profile>/")
+        .join("cargo-lambda")
+}
+
+/// Fails with how to install cargo-lambda when it is missing.
+pub fn require_cargo_lambda() {
+    let found = Command::new("cargo")
+        .args(["lambda", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "this test drives cargo-lambda: `pip install cargo-lambda ziglang` (or run tests/run)"
+    );
+}
+
+const UNZIP: &str = r#"
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as archive:
+    for info in archive.infolist():
+        path = archive.extract(info, sys.argv[2])
+        mode = (info.external_attr >> 16) & 0o7777
+        if mode:
+            os.chmod(path, mode)
+"#;
+
+/// Extracts `zip` into `dir` as Lambda does, keeping each file's mode bits.
+pub fn unzip(zip: &Path, dir: &Path) {
+    let status = Command::new("python3")
+        .args(["-c", UNZIP])
+        .arg(zip)
+        .arg(dir)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "could not extract {}", zip.display());
 }
 
 /// `bwrap`, or a failure that says how to get it.

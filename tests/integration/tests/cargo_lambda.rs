@@ -1,0 +1,230 @@
+//! The two ways to ship, built by the real tools: `cargo lambda build --release` (the function is
+//! its own bootstrap), `layers/build` (the runtime layer plus a handler library), and
+//! `cargo lambda watch` + `cargo lambda invoke` for local development.
+//!
+//! The builds go to `target/cargo-lambda`, away from the directory `cargo test` holds locked.
+
+mod support;
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+const HELLO_EVENT: &str = r#"{"name": "Ada"}"#;
+
+/// One cargo-lambda build at a time: they share a target directory.
+static BUILDS: Mutex<()> = Mutex::new(());
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
+        .current_dir(repo_root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", cargo_lambda_target());
+    command
+}
+
+fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("start the command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_release_build_zip_serves_the_runtime_api_as_var_task_bootstrap() {
+    require_cargo_lambda();
+    let zip = {
+        let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+        run_ok(&mut cargo(&[
+            "lambda",
+            "build",
+            "--release",
+            "--example",
+            "hello",
+            "--output-format",
+            "zip",
+        ]));
+        cargo_lambda_target().join("lambda/hello/bootstrap.zip")
+    };
+    let sandbox = LambdaSandbox::new();
+    unzip(&zip, &sandbox.task());
+    let bootstrap = sandbox.task().join("bootstrap");
+    assert_eq!(
+        mode(&bootstrap),
+        0o755,
+        "the zip keeps bootstrap executable"
+    );
+
+    let api = Emulator::start();
+    let function = sandbox.start_own(&api, &[]);
+    let outcome_of = |event: &str| {
+        let id = api.enqueue(Event::json(event));
+        let outcome = api
+            .wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()));
+        (id, outcome)
+    };
+    for _ in 0..3 {
+        let (id, outcome) = outcome_of(HELLO_EVENT);
+        let body = json(&outcome);
+        assert_eq!(body["message"], "Hello, Ada!");
+        assert_eq!(body["request_id"], id.as_str());
+    }
+    let (_, outcome) = outcome_of(r#"{"nom": "Ada"}"#);
+    assert_eq!(
+        outcome.error().document["errorType"],
+        "Runtime.InvalidEvent"
+    );
+    assert_eq!(api.connections(), 1);
+}
+
+#[test]
+fn layers_build_zips_serve_in_the_sandbox_as_opt_bootstrap() {
+    require_cargo_lambda();
+    let out = cargo_lambda_target().join("layers-test");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+        let output = run_ok(
+            Command::new(repo_root().join("layers/build"))
+                .current_dir(repo_root())
+                .env("CARGO_TARGET_DIR", cargo_lambda_target())
+                .arg("--out")
+                .arg(&out),
+        );
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(report.contains("All checks passed"), "{report}");
+        for arch in ["x86_64", "arm64"] {
+            for zip in [
+                format!("lamina-runtime-{arch}.zip"),
+                format!("hello-{arch}.zip"),
+            ] {
+                assert!(out.join(&zip).is_file(), "{zip} missing:\n{report}");
+            }
+        }
+    }
+    let sandbox = LambdaSandbox::new();
+    unzip(&out.join("lamina-runtime-x86_64.zip"), &sandbox.opt());
+    unzip(&out.join("hello-x86_64.zip"), &sandbox.task());
+    let names = |dir: PathBuf| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(sandbox.opt()), ["bootstrap"]);
+    assert_eq!(names(sandbox.task()), ["libhello.so"]);
+    assert_eq!(mode(&sandbox.opt().join("bootstrap")), 0o755);
+
+    let api = Emulator::start();
+    let _function = sandbox.start(&api, "hello", &[("GREETING", "Hej")]);
+    let id = api.enqueue(Event::json(HELLO_EVENT));
+    let outcome = api.wait_outcome(&id, WAIT).expect("an outcome");
+    assert_eq!(json(&outcome)["message"], "Hej, Ada!");
+}
+
+/// `cargo lambda watch`, in a process group of its own so the function it spawns goes with it.
+struct Watch {
+    child: Child,
+    port: u16,
+}
+
+impl Watch {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = cargo(&[
+            "lambda",
+            "watch",
+            "-p",
+            "lamina-integration",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start cargo lambda watch");
+        Watch { child, port }
+    }
+
+    /// `cargo lambda invoke hello_example` with `event`, within `timeout` (the first one compiles
+    /// the function); returns the exit status's success and the output.
+    fn invoke(&self, event: &str, timeout: Duration) -> (bool, String) {
+        let until = Instant::now() + timeout;
+        loop {
+            let output = Command::new("cargo")
+                .current_dir(repo_root())
+                .args(["lambda", "invoke", "hello_example", "--data-ascii", event])
+                .args(["-A", "127.0.0.1", "-P", &self.port.to_string()])
+                .output()
+                .expect("run cargo lambda invoke");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // Until watch listens, invoke cannot connect: try again.
+            let refused =
+                text.contains("onnection refused") || text.contains("error sending request");
+            if !refused || Instant::now() >= until {
+                return (output.status.success(), text);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // The group this test created: watch and the function it runs.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_and_invoke_run_a_lamina_function() {
+    require_cargo_lambda();
+    let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let watch = Watch::start();
+    let (ok, first) = watch.invoke(HELLO_EVENT, Duration::from_secs(600));
+    assert!(ok, "{first}");
+    let first: Value = serde_json::from_str(first.trim()).expect(&first);
+    assert_eq!(first["message"], "Hello, Ada!");
+
+    let (ok, second) = watch.invoke(HELLO_EVENT, Duration::from_secs(60));
+    assert!(ok, "{second}");
+    let second: Value = serde_json::from_str(second.trim()).expect(&second);
+    assert_ne!(first["request_id"], second["request_id"]);
+
+    let (ok, failed) = watch.invoke(r#"{"nom": "Ada"}"#, Duration::from_secs(60));
+    assert!(!ok, "a bad event fails the invoke: {failed}");
+    assert!(failed.contains("Runtime.InvalidEvent"), "{failed}");
+}

@@ -95,6 +95,37 @@ fn a_release_build_zip_serves_the_runtime_api_as_var_task_bootstrap() {
 }
 
 #[test]
+fn an_arm64_release_build_is_an_aarch64_bootstrap_zip() {
+    require_cargo_lambda();
+    let lambda_dir = cargo_lambda_target().join("lambda-arm64");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+        run_ok(
+            cargo(&[
+                "lambda",
+                "build",
+                "--release",
+                "--arm64",
+                "--example",
+                "hello",
+                "--output-format",
+                "zip",
+                "--lambda-dir",
+            ])
+            .arg(&lambda_dir),
+        );
+    }
+    let dir = LambdaSandbox::new();
+    unzip(&lambda_dir.join("hello/bootstrap.zip"), &dir.task());
+    let bootstrap = dir.task().join("bootstrap");
+    assert_eq!(mode(&bootstrap), 0o755);
+    let header = std::fs::read(&bootstrap).unwrap();
+    assert_eq!(&header[..4], b"\x7fELF");
+    const EM_AARCH64: u16 = 0xB7;
+    assert_eq!(u16::from_le_bytes([header[18], header[19]]), EM_AARCH64);
+}
+
+#[test]
 fn layers_build_zips_serve_in_the_sandbox_as_opt_bootstrap() {
     require_cargo_lambda();
     let out = cargo_lambda_target().join("layers-test");

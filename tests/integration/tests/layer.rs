@@ -352,3 +352,24 @@ fn a_file_that_is_not_a_library_is_refused_with_the_loader_message() {
     assert!(message.contains("could not be loaded"), "{message}");
     assert!(message.contains("/var/task/libtext.so"), "{message}");
 }
+
+#[test]
+fn outside_lambda_the_layer_bootstrap_runs_one_local_invocation() {
+    let task = LambdaSandbox::with_layer(&[("libecho.so", layer_library("echo"))]);
+    let env = [
+        ("_HANDLER".to_owned(), "echo".to_owned()),
+        (
+            "LAMBDA_TASK_ROOT".to_owned(),
+            task.task().display().to_string(),
+        ),
+    ];
+    let mut function = Function::spawn(
+        &task.opt().join("bootstrap"),
+        &env,
+        &[],
+        Some(br#"{"local":true}"#),
+    );
+    assert!(function.expect_exit().success(), "{}", function.output());
+    let output = function.output();
+    assert_eq!(output.lines().next(), Some(r#"{"local":true}"#), "{output}");
+}

@@ -35,7 +35,7 @@ pub mod events;
 mod handler;
 mod json;
 mod local;
-mod logging;
+pub mod logging;
 mod runtime;
 
 #[doc(hidden)]

@@ -8,6 +8,7 @@
 //! and tasks join it whole, in the order they finished.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,19 +25,24 @@ static SINK: Mutex<Sink> = Mutex::new(Sink {
     buf: String::new(),
     output: Output::Stdout,
     format: None,
-    depth: 0,
     request_id: String::new(),
     tenant_id: String::new(),
     trace_id: String::new(),
 });
+
+/// How many [`Invocation`] guards are alive (the loop's and the handler's). It changes from and
+/// to zero only under the [`SINK`] lock, so a line sees it agree with the request id; a nested
+/// guard, and a flush with nothing waiting, take no lock at all.
+static DEPTH: AtomicU32 = AtomicU32::new(0);
+
+/// Whether lines are waiting in the buffer.
+static PENDING: AtomicBool = AtomicBool::new(false);
 
 struct Sink {
     buf: String,
     output: Output,
     /// `None` until [`configure`] or the first line, which reads the environment.
     format: Option<Format>,
-    /// How many [`Invocation`] guards are alive: the loop's and the handler's.
-    depth: u32,
     request_id: String,
     /// Empty when the invocation has none.
     tenant_id: String,
@@ -46,6 +52,7 @@ struct Sink {
 
 impl Sink {
     fn write_out(&mut self) {
+        PENDING.store(false, Ordering::Release);
         if self.buf.is_empty() {
             return;
         }
@@ -88,7 +95,8 @@ pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
     let format = *sink
         .format
         .get_or_insert_with(|| super::format(|k| std::env::var(k).ok()));
-    let scope = (sink.depth > 0).then(|| Scope {
+    let in_invocation = DEPTH.load(Ordering::Acquire) > 0;
+    let scope = in_invocation.then(|| Scope {
         request_id: &sink.request_id,
         tenant_id: Some(sink.tenant_id.as_str()).filter(|t| !t.is_empty()),
         trace_id: Some(sink.trace_id.as_str()).filter(|t| !t.is_empty()),
@@ -102,14 +110,18 @@ pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
         fields,
         scope.as_ref(),
     );
-    if sink.depth == 0 || sink.buf.len() >= BOUND {
+    if !in_invocation || sink.buf.len() >= BOUND {
         sink.write_out();
+    } else {
+        PENDING.store(true, Ordering::Release);
     }
 }
 
 /// Writes out the lines buffered so far.
 pub(crate) fn flush() {
-    lock().write_out();
+    if PENDING.load(Ordering::Acquire) {
+        lock().write_out();
+    }
 }
 
 /// [`flush`] for a panic hook: gives up rather than wait when another thread holds the buffer,
@@ -127,8 +139,8 @@ pub(crate) fn flush_if_free() {
 ///
 /// The handler side enters one around the user's code, so the copy of lamina that runs the
 /// handler flushes before its result goes back; the invoke loop enters one around the whole
-/// invocation, so its own lines carry the request id too. Nested scopes share the outer one's
-/// request id.
+/// invocation, so its own lines carry the request id too. A nested scope is the same
+/// invocation's: it keeps the outer one's ids and writes out what waits when it ends.
 #[must_use = "the scope ends, and its lines are written, when this is dropped"]
 pub(crate) struct Invocation {
     _scope: (),
@@ -137,9 +149,11 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// Starts the scope of the invocation `context` describes.
     pub(crate) fn enter(context: &Context) -> Invocation {
-        let mut sink = lock();
-        sink.depth += 1;
-        if sink.depth == 1 || sink.request_id != context.request_id() {
+        let nested = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
+            (depth > 0).then_some(depth + 1)
+        });
+        if nested.is_err() {
+            let mut sink = lock();
             sink.write_out();
             sink.request_id.clear();
             sink.request_id.push_str(context.request_id());
@@ -149,6 +163,7 @@ impl Invocation {
             if let Some(root) = context.xray_trace_header().and_then(sampled_root) {
                 sink.trace_id.push_str(root);
             }
+            DEPTH.fetch_add(1, Ordering::AcqRel);
         }
         Invocation { _scope: () }
     }
@@ -156,9 +171,18 @@ impl Invocation {
 
 impl Drop for Invocation {
     fn drop(&mut self) {
-        let mut sink = lock();
-        sink.write_out();
-        sink.depth = sink.depth.saturating_sub(1);
+        let inner = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
+            (depth > 1).then_some(depth - 1)
+        });
+        if inner.is_ok() {
+            flush();
+        } else {
+            // The outermost scope: under the lock, so a line from another thread is either in
+            // this write or written directly after it.
+            let mut sink = lock();
+            sink.write_out();
+            DEPTH.store(0, Ordering::Release);
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::Level;
 
@@ -87,14 +87,19 @@ pub(crate) fn configure(format: Format, output: Output) {
 
 /// Writes one event's line.
 pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     let mut sink = lock();
     let sink = &mut *sink;
     let format = *sink
         .format
         .get_or_insert_with(|| super::format(|k| std::env::var(k).ok()));
+    // Taken under the lock, so the buffer's lines are in time order. Text lines have no time:
+    // CloudWatch Logs adds it.
+    let now = match format {
+        Format::Json => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+        Format::Text => Duration::ZERO,
+    };
     let in_invocation = DEPTH.load(Ordering::Acquire) > 0;
     let scope = in_invocation.then(|| Scope {
         request_id: &sink.request_id,

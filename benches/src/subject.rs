@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 pub struct Subject {
     pub name: &'static str,
     pub binary: PathBuf,
+    /// The same echo logging three INFO lines per invocation, where the subject can log.
+    pub logging: Option<PathBuf>,
 }
 
 impl Subject {
@@ -15,7 +17,23 @@ impl Subject {
         Subject {
             name,
             binary: dir.join(binary),
+            logging: None,
         }
+    }
+
+    /// Adds the subject's logging echo.
+    pub fn with_logging(mut self, dir: &Path, binary: &str) -> Self {
+        self.logging = Some(dir.join(binary));
+        self
+    }
+
+    /// The logging echo as a subject of its own.
+    pub fn logging(&self) -> Option<Subject> {
+        self.logging.as_ref().map(|binary| Subject {
+            name: self.name,
+            binary: binary.clone(),
+            logging: None,
+        })
     }
 
     /// Starts the function against the Runtime API at `api`, optionally under `wrapper`

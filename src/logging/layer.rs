@@ -1,7 +1,6 @@
 //! [`LogLayer`]: lamina's lines as a `tracing_subscriber` layer, for functions that build their
 //! own subscriber.
 
-use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -12,23 +11,15 @@ use super::sink;
 
 /// lamina's log lines as a [`tracing_subscriber::Layer`]: the same JSON or text lines, request
 /// ids and per-invocation buffering as lamina's own subscriber, composable with other layers on
-/// a [`tracing_subscriber::Registry`]. Made by [`layer`](super::layer).
-///
-/// It writes the events at or above the level Lambda's settings choose and ignores the rest; it
-/// does not filter what the other layers see.
-#[derive(Debug, Clone)]
+/// a [`tracing_subscriber::Registry`]. [`layer`](super::layer) makes one with the level Lambda's
+/// settings choose as its own filter, so other layers still see every level.
+#[derive(Debug, Clone, Default)]
 pub struct LogLayer {
-    max: LevelFilter,
+    _private: (),
 }
 
 /// A span's fields, kept in the registry's extensions.
 struct SpanFields(Fields);
-
-impl LogLayer {
-    pub(super) fn new(max: LevelFilter) -> Self {
-        LogLayer { max }
-    }
-}
 
 impl<S> tracing_subscriber::Layer<S> for LogLayer
 where
@@ -55,9 +46,6 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if self.max < *event.metadata().level() {
-            return;
-        }
         let mut fields = Fields::default();
         let mut message = String::new();
         event.record(&mut Visitor::new(&mut fields, Some(&mut message)));
@@ -69,9 +57,5 @@ where
             }
         }
         sink::emit(*event.metadata().level(), &message, &fields);
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(self.max)
     }
 }

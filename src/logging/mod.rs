@@ -62,18 +62,22 @@
 //! }
 //! ```
 //!
-//! Until `init` returns, lines from threads other than INIT's own (a thread `init` started, a
-//! blocking task) are dropped, since no global subscriber exists yet. To have no lamina
-//! subscriber at all, set `LAMINA_LOG=off`.
+//! Yours takes over when `init` returns. Until then lines from INIT's own thread still go to
+//! lamina's subscriber (the same lines, without your other layers), and lines from other threads
+//! (a thread `init` started, a blocking task) are dropped before you install a subscriber, since
+//! no global one exists yet. To have no lamina subscriber at all, set `LAMINA_LOG=off`.
 
 mod layer;
 mod line;
 mod sink;
 mod subscriber;
 
-use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
 use tracing::level_filters::LevelFilter;
+use tracing::{Dispatch, Subscriber};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Filtered;
+use tracing_subscriber::registry::LookupSpan;
 
 pub use layer::LogLayer;
 pub(crate) use sink::Invocation;
@@ -86,10 +90,14 @@ const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 const RUST_LOG: &str = "RUST_LOG";
 const LAMINA_LOG: &str = "LAMINA_LOG";
 
-/// lamina's log lines as a layer for a [`tracing_subscriber::Registry`] of your own, at the level
-/// Lambda's settings choose. See the [module docs](self) for an example.
-pub fn layer() -> LogLayer {
-    LogLayer::new(level(|k| std::env::var(k).ok()))
+/// lamina's log lines as a layer for a [`tracing_subscriber::Registry`] of your own, filtered to
+/// the level Lambda's settings choose. The filter is the layer's own: the registry's other layers
+/// still see every level. See the [module docs](self) for an example.
+pub fn layer<S>() -> Filtered<LogLayer, LevelFilter, S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    LogLayer::default().with_filter(level(|k| std::env::var(k).ok()))
 }
 
 /// Writes the lines waiting in the invocation's buffer now, instead of when the invocation ends.

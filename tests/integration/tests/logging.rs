@@ -349,3 +349,37 @@ fn buffered_lines_are_flushed_before_a_panic_abort() {
         .unwrap_or_else(|| panic!("the hook's line:\n{output}"));
     assert_eq!(report["requestId"], id.as_str());
 }
+
+#[test]
+fn a_subscriber_installed_in_init_takes_over_with_lamina_lines_as_a_layer() {
+    const LAYERED: &str = env!("CARGO_BIN_EXE_logging_layer");
+    let api = Emulator::start();
+    let function = Function::start(LAYERED, &api, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let first = api.invoke(Event::json(r#"{"marker":"m-layer-1"}"#));
+    // The counting layer saw the invocation's events, the DEBUG one too: lamina's subscriber
+    // stepped aside, and lamina's layer filters only its own lines.
+    assert_eq!(json(&first)["seen"], 3);
+    let id = api.enqueue(Event::json(r#"{"marker":"m-layer-2"}"#));
+    let second = api.wait_outcome(&id, WAIT).expect("an outcome");
+    assert_eq!(json(&second)["seen"], 6);
+
+    let output = wait_lines(&function, 5);
+    let lines = json_lines(&output);
+    assert_eq!(lines[0]["message"], "init line, before the registry");
+    assert!(lines[0].get("requestId").is_none());
+    let mine = with_marker(&lines, "m-layer-2");
+    assert_eq!(messages(&mine), ["handler line", "thread line"], "{output}");
+    for line in &mine {
+        assert_eq!(line["requestId"], id.as_str(), "{line}");
+        assert!(is_lambda_timestamp(line["timestamp"].as_str().unwrap()));
+    }
+    let handler = mine
+        .iter()
+        .find(|l| l["message"] == "handler line")
+        .unwrap();
+    assert_eq!(
+        (&handler["qty"], &handler["order_id"]),
+        (&3.into(), &"o-17".into())
+    );
+    assert_eq!(lines.len(), 5, "{output}");
+}

@@ -383,3 +383,34 @@ fn a_subscriber_installed_in_init_takes_over_with_lamina_lines_as_a_layer() {
     );
     assert_eq!(lines.len(), 5, "{output}");
 }
+
+#[test]
+fn the_loops_own_lines_carry_the_request_id_and_lamina_log_off_silences_them() {
+    const ECHO: &str = env!("CARGO_BIN_EXE_echo");
+    let failing = r#"{"fail":"order 42 does not exist"}"#;
+    let api = Emulator::start();
+    let function = Function::start(ECHO, &api, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let id = api.enqueue(Event::json(failing));
+    api.wait_outcome(&id, WAIT).expect("an outcome");
+    let output = wait_lines(&function, 1);
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1, "{output}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert_eq!(lines[0]["requestId"], id.as_str());
+    assert_eq!(lines[0]["error_type"], "Handler.Requested");
+
+    let api = Emulator::start();
+    let function = Function::start(
+        ECHO,
+        &api,
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("LAMINA_LOG", "off")],
+    );
+    let id = api.enqueue(Event::json(failing));
+    api.wait_outcome(&id, WAIT).expect("an outcome");
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        function.output(),
+        "",
+        "LAMINA_LOG=off: no subscriber, no lines"
+    );
+}

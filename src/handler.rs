@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::context::Context;
 use crate::error::{Error, EventError, ResponseError, short_type_name};
 use crate::json;
+use crate::logging;
 
 /// A handler in erased form.
 pub trait Handler {
@@ -82,6 +83,10 @@ where
         context: &Context,
         response: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        // The handler side's own scope: in layer mode this copy of lamina, not the loop's, holds
+        // the lines the user's code logs, and writes them out when it is dropped, before the
+        // loop posts the outcome.
+        let _logs = logging::Invocation::enter(context);
         let event = decode::<E>(event)?;
         let output = self
             .runtime

@@ -39,7 +39,7 @@ pub mod events;
 mod handler;
 mod json;
 mod local;
-mod logging;
+pub mod logging;
 mod runtime;
 
 #[doc(hidden)]

@@ -26,7 +26,7 @@ struct Options {
 }
 
 pub(crate) fn invoke<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> ExitCode {
-    logging::install(logging::Output::Stderr);
+    let logging = logging::install(logging::Output::Stderr);
     let program = std::env::args()
         .next()
         .map(|p| {
@@ -55,7 +55,10 @@ pub(crate) fn invoke<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exi
     };
 
     panic::install_hook();
-    let mut handler = match panic::catch(init) {
+    let handler = panic::catch(init);
+    // INIT is over: lamina's subscriber becomes the process's, unless `init` installed one.
+    drop(logging);
+    let mut handler = match handler {
         Ok(handler) => handler,
         Err(err) => return report(&err.into_init_error()),
     };

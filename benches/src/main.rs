@@ -76,17 +76,22 @@ fn main() {
         .and_then(|p| p.parent().map(PathBuf::from))
         .expect("the bench binary's directory");
     let subjects = [
-        Subject::new("lamina", &dir, "echo-lamina"),
-        Subject::new("lambda_runtime", &dir, "echo-lambda-runtime"),
+        Subject::new("lamina", &dir, "echo-lamina").with_logging(&dir, "log-lamina"),
+        Subject::new("lambda_runtime", &dir, "echo-lambda-runtime")
+            .with_logging(&dir, "log-lambda-runtime"),
         Subject::new("floor", &dir, "echo-floor"),
         Subject::layer("lamina layer", &dir, "echo_lamina_layer"),
     ];
     build_functions();
-    for s in &subjects {
-        if !s.binary.exists() || s.library.as_ref().is_some_and(|l| !l.exists()) {
+    for binary in subjects.iter().flat_map(|s| {
+        std::iter::once(&s.binary)
+            .chain(&s.logging)
+            .chain(&s.library)
+    }) {
+        if !binary.exists() {
             eprintln!(
                 "{} is missing: run `cargo build --release -p lamina-bench --bins` first (or use `cargo run --release -p lamina-bench`, which does)",
-                s.binary.display()
+                binary.display()
             );
             std::process::exit(2);
         }
@@ -131,6 +136,7 @@ struct Row {
     size: u64,
     cold: Vec<Duration>,
     small_instr: Option<f64>,
+    logging_instr: Option<f64>,
     large_instr: Option<f64>,
     startup_instr: Option<f64>,
     per_second: Vec<f64>,
@@ -174,6 +180,10 @@ fn compare(subjects: &[Subject], reps: usize) {
                 row.startup_instr = Some(startup);
             }
             row.large_instr = metrics::instructions(s, &large, 10, 60).map(|(per, _)| per);
+            row.logging_instr = s
+                .logging()
+                .and_then(|logging| metrics::instructions(&logging, SMALL_EVENT, 100, 1100))
+                .map(|(per, _)| per);
         }
     } else {
         eprintln!("valgrind not found: instruction counts skipped (apt-get install valgrind)");
@@ -246,10 +256,22 @@ fn print_table(
         "",
     );
     line(
-        &format!("instructions / invocation, {} B event", SMALL_EVENT.len()),
+        &format!(
+            "instructions / invocation, {} B event (INFO, no log calls)",
+            SMALL_EVENT.len()
+        ),
         rows.iter().map(|r| r.small_instr).collect(),
         &count,
         "≤ 0.3",
+    );
+    line(
+        &format!(
+            "instructions / invocation, {} B event, 3 INFO lines (text)",
+            SMALL_EVENT.len()
+        ),
+        rows.iter().map(|r| r.logging_instr).collect(),
+        &count,
+        "",
     );
     line(
         &format!("instructions / invocation, {} KB event", large_len / 1024),

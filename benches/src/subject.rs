@@ -10,6 +10,8 @@ pub struct Subject {
     pub binary: PathBuf,
     /// The handler library the binary loads (layer mode).
     pub library: Option<PathBuf>,
+    /// The same echo logging three INFO lines per invocation, where the subject can log.
+    pub logging: Option<PathBuf>,
 }
 
 impl Subject {
@@ -18,6 +20,7 @@ impl Subject {
             name,
             binary: dir.join(binary),
             library: None,
+            logging: None,
         }
     }
 
@@ -27,6 +30,7 @@ impl Subject {
             name,
             binary: dir.join("bootstrap"),
             library: Some(dir.join("examples").join(format!("lib{library}.so"))),
+            logging: None,
         }
     }
 
@@ -34,6 +38,22 @@ impl Subject {
     pub fn size(&self) -> u64 {
         let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
         size(&self.binary) + self.library.as_deref().map_or(0, size)
+    }
+
+    /// Adds the subject's logging echo.
+    pub fn with_logging(mut self, dir: &Path, binary: &str) -> Self {
+        self.logging = Some(dir.join(binary));
+        self
+    }
+
+    /// The logging echo as a subject of its own.
+    pub fn logging(&self) -> Option<Subject> {
+        self.logging.as_ref().map(|binary| Subject {
+            name: self.name,
+            binary: binary.clone(),
+            library: None,
+            logging: None,
+        })
     }
 
     /// Starts the function against the Runtime API at `api`, optionally under `wrapper`

@@ -70,7 +70,8 @@ impl Instance {
     /// function's identity from the environment it shares with the loader, then `F::with`.
     fn init<F: Function>() -> (Self, Result<(), Error>) {
         let under_lambda = std::env::var(config::RUNTIME_API).ok();
-        logging::install(match under_lambda {
+        // The library has its own copy of lamina's logging: its subscriber, its buffer.
+        let logging = logging::install(match under_lambda {
             Some(_) => logging::Output::Stdout,
             None => logging::Output::Stderr,
         });
@@ -90,6 +91,8 @@ impl Instance {
             panic::catch(|| F::with(Boxed))
         });
         panic::leave();
+        // INIT is over: lamina's subscriber becomes the library's, unless `init` installed one.
+        drop(logging);
         match built {
             Ok(handler) => {
                 instance.handler = Some(handler);

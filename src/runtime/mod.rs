@@ -34,7 +34,7 @@ pub(crate) fn start<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exit
         Ok(address) => serve(&address, init),
         Err(std::env::VarError::NotPresent) => crate::local::invoke(init),
         Err(std::env::VarError::NotUnicode(_)) => {
-            logging::install(logging::Output::Stdout);
+            let _logging = logging::install(logging::Output::Stdout);
             tracing::error!("`{}` is not valid UTF-8; exiting", config::RUNTIME_API);
             ExitCode::FAILURE
         }
@@ -43,7 +43,7 @@ pub(crate) fn start<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exit
 
 /// Serves invocations from the Runtime API at `address` until it fails.
 fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> ExitCode {
-    logging::install(logging::Output::Stdout);
+    let logging = logging::install(logging::Output::Stdout);
     let endpoint = match Endpoint::parse(address) {
         Ok(endpoint) => endpoint,
         Err(err) => {
@@ -59,6 +59,8 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
         .map_err(Error::Config)
         .and_then(|function| Ok((Arc::new(function), panic::catch(init)?)));
     panic::leave();
+    // INIT is over: lamina's subscriber becomes the process's, unless `init` installed one.
+    drop(logging);
     match started {
         Ok((function, handler)) => invoke_loop(&mut api, &function, handler),
         Err(err) => {
@@ -93,14 +95,16 @@ fn invoke_loop<H: Handler>(
             Ok(next) => next,
             Err(err) => return fatal(err),
         };
-        let (context, result) = match next {
+        let (context, result, _logs) = match next {
             Next::Invocation { context, event } => {
+                // The loop's own lines about this invocation carry its request id too.
+                let logs = logging::Invocation::enter(&context);
                 trace_env.update(context.xray_trace_header());
                 panic::enter_invocation(context.request_id());
                 response.clear();
                 let result = panic::catch(|| handler.call(event, &context, &mut response));
                 panic::leave();
-                (context, result)
+                (context, result, logs)
             }
             Next::Unusable(fault) => {
                 let problem = format!("invocation skipped: {}", fault.problem);
@@ -136,13 +140,18 @@ fn finish(
     result: Result<&[u8], Error>,
 ) -> Result<(), ApiError> {
     let delivery = match &result {
-        Ok(body) => api.respond(request_id, body)?,
+        Ok(body) => {
+            logging::flush();
+            api.respond(request_id, body)?
+        }
         Err(err) => {
             tracing::error!(
                 error_type = err.error_type(),
                 "invocation failed: {}",
                 err.message()
             );
+            // Lambda may freeze the process once the outcome is posted.
+            logging::flush();
             api.fail(request_id, err)?
         }
     };

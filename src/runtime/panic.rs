@@ -14,6 +14,7 @@ use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use crate::error::{Error, PanicError};
+use crate::logging;
 use crate::runtime::api::{Delivery, RuntimeApi};
 use crate::runtime::endpoint::Endpoint;
 
@@ -56,7 +57,11 @@ pub(crate) fn install_hook() {
             LAST_PANIC.with(|last| *last.borrow_mut() = Some(message.clone()));
             previous(info);
             if cfg!(panic = "abort") {
+                // The invocation's lines first: they go out before its error is posted, and
+                // the report's own lines after it, before the process ends.
+                logging::flush_before_abort();
                 report_before_abort(message);
+                logging::flush_before_abort();
             }
         }));
     });

@@ -54,6 +54,8 @@ fn run(mode: Mode, fixture: &str, env: &[(&str, &str)], events: &[(&str, Event)]
         function.expect_exit();
         posted
     } else {
+        // Everything written so far, to the last byte.
+        function.stop();
         None
     };
     Run {
@@ -372,4 +374,37 @@ fn outside_lambda_the_layer_bootstrap_runs_one_local_invocation() {
     assert!(function.expect_exit().success(), "{}", function.output());
     let output = function.output();
     assert_eq!(output.lines().next(), Some(r#"{"local":true}"#), "{output}");
+}
+
+#[test]
+fn the_librarys_json_logs_carry_the_request_id_and_reach_stdout_as_in_bin_mode() {
+    let env = [("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+    let event = || Event::json(r#"{"marker":"m-layer"}"#);
+    let lines = |mode: Mode| -> Vec<Value> {
+        let run = run(mode, "logging", &env, &[("l-1", event()), ("l-2", event())]);
+        run.output
+            .lines()
+            .filter(|line| line.contains("m-layer"))
+            .map(|line| {
+                let mut line: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{mode:?}: not JSON ({e}): {line}"));
+                line.as_object_mut().unwrap().remove("timestamp");
+                line
+            })
+            .collect()
+    };
+    let (bin, layer) = (lines(Mode::Bin), lines(Mode::Layer));
+    assert!(!layer.is_empty(), "the library logged nothing");
+    assert!(
+        layer
+            .iter()
+            .all(|l| l["requestId"] == "l-1" || l["requestId"] == "l-2"),
+        "{layer:?}"
+    );
+    assert!(layer.iter().any(|l| l["requestId"] == "l-2"));
+    let sorted = |mut lines: Vec<Value>| {
+        lines.sort_by_key(|l| l.to_string());
+        lines
+    };
+    assert_eq!(sorted(bin), sorted(layer));
 }

@@ -1,0 +1,239 @@
+//! Where finished lines go: straight to the output outside an invocation, and into one buffer
+//! during an invocation, written with one `write` when the invocation ends (or the buffer passes
+//! [`BOUND`]).
+//!
+//! Lambda may freeze the process as soon as an invocation's outcome is posted, so its lines must
+//! be out before that; writing each line as it comes would make every log call a syscall. The
+//! buffer is one per process (per copy of lamina), behind a mutex, so lines from other threads
+//! and tasks join it whole, in the order they finished.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::Level;
+
+use super::Output;
+use super::line::{self, Fields, Format, Scope};
+use crate::context::Context;
+
+/// An invocation's lines are written out once they pass this many bytes.
+pub(crate) const BOUND: usize = 64 * 1024;
+
+static SINK: Mutex<Sink> = Mutex::new(Sink {
+    buf: String::new(),
+    output: Output::Stdout,
+    format: None,
+    request_id: String::new(),
+    tenant_id: String::new(),
+    trace_id: String::new(),
+});
+
+/// How many [`Invocation`] guards are alive (the loop's and the handler's). It changes from and
+/// to zero only under the [`SINK`] lock, so a line sees it agree with the request id; a nested
+/// guard, and a flush with nothing waiting, take no lock at all.
+static DEPTH: AtomicU32 = AtomicU32::new(0);
+
+/// Whether lines are waiting in the buffer.
+static PENDING: AtomicBool = AtomicBool::new(false);
+
+struct Sink {
+    buf: String,
+    output: Output,
+    /// `None` until [`configure`] or the first line, which reads the environment.
+    format: Option<Format>,
+    request_id: String,
+    /// Empty when the invocation has none.
+    tenant_id: String,
+    /// Empty when the invocation is not sampled.
+    trace_id: String,
+}
+
+impl Sink {
+    fn write_out(&mut self) {
+        PENDING.store(false, Ordering::Release);
+        if self.buf.is_empty() {
+            return;
+        }
+        // Nowhere to report a failed write to: the log is what failed.
+        let _ = match self.output {
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(self.buf.as_bytes())
+                    .and_then(|()| out.flush())
+            }
+            Output::Stderr => std::io::stderr().write_all(self.buf.as_bytes()),
+        };
+        self.buf.clear();
+        if self.buf.capacity() > 4 * BOUND {
+            // One huge line should not pin its memory for the life of the process.
+            self.buf = String::new();
+        }
+    }
+}
+
+fn lock() -> MutexGuard<'static, Sink> {
+    SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sets where lines go and their format.
+pub(crate) fn configure(format: Format, output: Output) {
+    let mut sink = lock();
+    sink.write_out();
+    sink.format = Some(format);
+    sink.output = output;
+}
+
+/// Writes one event's line.
+pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
+    let mut sink = lock();
+    let sink = &mut *sink;
+    let format = *sink
+        .format
+        .get_or_insert_with(|| super::format(|k| std::env::var(k).ok()));
+    // Taken under the lock, so the buffer's lines are in time order. Text lines have no time:
+    // CloudWatch Logs adds it.
+    let now = match format {
+        Format::Json => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+        Format::Text => Duration::ZERO,
+    };
+    let in_invocation = DEPTH.load(Ordering::Acquire) > 0;
+    let scope = in_invocation.then(|| Scope {
+        request_id: &sink.request_id,
+        tenant_id: Some(sink.tenant_id.as_str()).filter(|t| !t.is_empty()),
+        trace_id: Some(sink.trace_id.as_str()).filter(|t| !t.is_empty()),
+    });
+    line::write_line(
+        &mut sink.buf,
+        format,
+        level,
+        now,
+        message,
+        fields,
+        scope.as_ref(),
+    );
+    if !in_invocation || sink.buf.len() >= BOUND {
+        sink.write_out();
+    } else {
+        PENDING.store(true, Ordering::Release);
+    }
+}
+
+/// Writes out the lines buffered so far.
+pub(crate) fn flush() {
+    if PENDING.load(Ordering::Acquire) {
+        lock().write_out();
+    }
+}
+
+/// [`flush`] for a panic hook: gives up rather than wait when another thread holds the buffer,
+/// or this one does (a panic inside lamina's own logging).
+pub(crate) fn flush_if_free() {
+    match SINK.try_lock() {
+        Ok(mut sink) => sink.write_out(),
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().write_out(),
+        Err(TryLockError::WouldBlock) => {}
+    }
+}
+
+/// An invocation's logging scope: while one is alive, every line carries the invocation's
+/// request id (and sampled trace id) and waits in the buffer; dropping it writes the buffer out.
+///
+/// The handler side enters one around the user's code, so the copy of lamina that runs the
+/// handler flushes before its result goes back; the invoke loop enters one around the whole
+/// invocation, so its own lines carry the request id too. A nested scope is the same
+/// invocation's: it keeps the outer one's ids and writes out what waits when it ends.
+#[must_use = "the scope ends, and its lines are written, when this is dropped"]
+pub(crate) struct Invocation {
+    _scope: (),
+}
+
+impl Invocation {
+    /// Starts the scope of the invocation `context` describes.
+    pub(crate) fn enter(context: &Context) -> Invocation {
+        let nested = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
+            (depth > 0).then_some(depth + 1)
+        });
+        if nested.is_err() {
+            let mut sink = lock();
+            sink.write_out();
+            sink.request_id.clear();
+            sink.request_id.push_str(context.request_id());
+            sink.tenant_id.clear();
+            sink.tenant_id.push_str(context.tenant_id().unwrap_or(""));
+            sink.trace_id.clear();
+            if let Some(root) = context.xray_trace_header().and_then(sampled_root) {
+                sink.trace_id.push_str(root);
+            }
+            DEPTH.fetch_add(1, Ordering::AcqRel);
+        }
+        Invocation { _scope: () }
+    }
+}
+
+impl Drop for Invocation {
+    fn drop(&mut self) {
+        let inner = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
+            (depth > 1).then_some(depth - 1)
+        });
+        if inner.is_ok() {
+            flush();
+        } else {
+            // The outermost scope: under the lock, so a line from another thread is either in
+            // this write or written directly after it.
+            let mut sink = lock();
+            sink.write_out();
+            DEPTH.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// The `Root=` trace id of an X-Ray trace header that says `Sampled=1`.
+///
+/// A minimal reading of `Root=1-…;Parent=…;Sampled=1`, kept private until lamina's X-Ray
+/// module offers a parsed header to use instead.
+fn sampled_root(header: &str) -> Option<&str> {
+    let mut root = None;
+    let mut sampled = false;
+    for part in header.split(';') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.eq_ignore_ascii_case("Root") {
+            root = Some(value).filter(|v| !v.is_empty());
+        } else if key.eq_ignore_ascii_case("Sampled") {
+            sampled = value == "1";
+        }
+    }
+    root.filter(|_| sampled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_id_is_the_root_of_a_sampled_header() {
+        let root = "1-5759e988-bd862e3fe1be46a994272793";
+        assert_eq!(
+            sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
+            Some(root)
+        );
+        assert_eq!(
+            sampled_root(&format!("Sampled=1; Root={root}; Lineage=a87bd80c:1")),
+            Some(root)
+        );
+        assert_eq!(
+            sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=0")),
+            None
+        );
+        assert_eq!(sampled_root(&format!("Root={root}")), None);
+        assert_eq!(sampled_root("Parent=53995c3f42cd8ad8;Sampled=1"), None);
+        assert_eq!(sampled_root("Root=;Sampled=1"), None);
+        assert_eq!(sampled_root(""), None);
+    }
+}

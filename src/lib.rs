@@ -37,6 +37,7 @@ mod json;
 mod local;
 mod logging;
 mod runtime;
+pub mod xray;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -411,6 +411,12 @@ pub(crate) fn documents(header: &TraceHeader, records: Vec<Record>, out: &mut Ve
             _ => roots.push(i),
         }
     }
+    // In the order they started, as a reader of the trace expects.
+    let by_start = |a: &usize, b: &usize| records[*a].start.total_cmp(&records[*b].start);
+    roots.sort_by(by_start);
+    for siblings in &mut children {
+        siblings.sort_by(by_start);
+    }
     let tree = Tree {
         records: &records,
         children: &children,

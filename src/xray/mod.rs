@@ -17,7 +17,8 @@
 //! sent to the daemon at `AWS_XRAY_DAEMON_ADDRESS` over UDP, nested in as few documents as fit in
 //! the daemon's 64 KB datagrams. Nothing blocks: the socket is non-blocking and a daemon that is
 //! not there costs a failed send. An invocation that is not sampled (`Sampled=0`, or no header)
-//! records and sends nothing; [`Subsegment`]s are then no-ops.
+//! records and sends nothing; [`Subsegment`]s are then no-ops. With the `xray-sdk` feature,
+//! `sdk::SdkExporter` sends them with `PutTraceSegments` instead, for places with no daemon.
 //!
 //! A failed invocation also gets X-Ray's error cause (the exception's type and message) on the
 //! function's segment, through the `Lambda-Runtime-Function-XRay-Error-Cause` header of the
@@ -43,6 +44,8 @@ mod emitter;
 mod header;
 mod id;
 mod layer;
+#[cfg(feature = "xray-sdk")]
+pub mod sdk;
 mod segment;
 
 use std::future::Future;
@@ -181,6 +184,13 @@ impl Trace {
         }
         let mut datagrams = Vec::with_capacity(records.len());
         segment::documents(&self.shared.header, records, &mut datagrams);
+        #[cfg(feature = "xray-sdk")]
+        if recording.emitter.is_none() {
+            if let Some(exporter) = sdk::installed() {
+                exporter.export_datagrams(&datagrams).await;
+                return;
+            }
+        }
         recording.send_now(&datagrams);
     }
 }

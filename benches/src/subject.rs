@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 pub struct Subject {
     pub name: &'static str,
     pub binary: PathBuf,
+    /// Variables set on top of Lambda's.
+    pub env: Vec<(String, String)>,
 }
 
 impl Subject {
@@ -15,6 +17,7 @@ impl Subject {
         Subject {
             name,
             binary: dir.join(binary),
+            env: Vec::new(),
         }
     }
 
@@ -38,6 +41,7 @@ impl Subject {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]bench")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -404,3 +404,15 @@ fn the_tracing_layer_records_marked_spans() {
     assert_eq!(row["annotations"]["n"], 1);
     assert_within(row, query);
 }
+
+#[test]
+fn handles_can_cross_tasks_and_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Trace>();
+    send_sync::<Subsegment>();
+    send_sync::<TraceHeader>();
+    fn send<T: Send>(_: &T) {}
+    send(&propagate(async {}));
+    let s = Subsegment::new("x");
+    send(&s.run(async {}));
+}

@@ -169,21 +169,30 @@ impl Trace {
         CURRENT.scope(Some(self), future).await
     }
 
-    /// Sends the invocation's finished subsegments; later ones are sent as they end.
-    async fn flush(&self) {
-        let Some(recording) = &self.shared.recording else {
-            return;
-        };
+    /// The datagrams of the invocation's finished subsegments, taken once; subsegments that end
+    /// later are sent as they end.
+    fn take_datagrams(&self) -> Option<(&Recording, Vec<Vec<u8>>)> {
+        let recording = self.shared.recording.as_ref()?;
         let records = {
             let mut done = recording.done.lock().unwrap_or_else(|p| p.into_inner());
-            recording.flushed.store(true, Ordering::Release);
+            if recording.flushed.swap(true, Ordering::AcqRel) {
+                return None;
+            }
             std::mem::take(&mut *done)
         };
         if records.is_empty() {
-            return;
+            return None;
         }
         let mut datagrams = Vec::with_capacity(records.len());
         segment::documents(&self.shared.header, records, &mut datagrams);
+        Some((recording, datagrams))
+    }
+
+    /// Sends the invocation's finished subsegments.
+    async fn flush(&self) {
+        let Some((recording, datagrams)) = self.take_datagrams() else {
+            return;
+        };
         #[cfg(feature = "xray-sdk")]
         if recording.emitter.is_none() {
             if let Some(exporter) = sdk::installed() {
@@ -252,11 +261,25 @@ pub(crate) fn invocation_to<F: Future>(
 ) -> impl Future<Output = F::Output> {
     let trace = Trace::for_invocation(trace_header, emitter);
     async move {
+        let mut unwinding = FlushOnDrop(trace.clone());
         let output = CURRENT.scope(trace.clone(), future).await;
+        unwinding.0 = None;
         if let Some(trace) = trace {
             trace.flush().await;
         }
         output
+    }
+}
+
+/// Sends what a handler that panicked (under `panic = "unwind"`) had recorded, to the daemon:
+/// the subsegments up to the panic are often the ones that explain it.
+struct FlushOnDrop(Option<Trace>);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        if let Some((recording, datagrams)) = self.0.as_ref().and_then(Trace::take_datagrams) {
+            recording.send_now(&datagrams);
+        }
     }
 }
 

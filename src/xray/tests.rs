@@ -416,3 +416,25 @@ fn handles_can_cross_tasks_and_threads() {
     let s = Subsegment::new("x");
     send(&s.run(async {}));
 }
+
+#[test]
+fn a_handler_that_panics_still_sends_what_it_recorded() {
+    let daemon = Daemon::start();
+    let header = sampled();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(Some(&header), daemon.emitter, async {
+            drop(Subsegment::new("before the panic"));
+            let _open = Subsegment::new("open at the panic");
+            tokio::task::yield_now().await;
+            panic!("boom");
+        })
+    }));
+    assert!(panicked.is_err());
+    let mut names: Vec<String> = daemon
+        .documents(Duration::from_millis(500))
+        .into_iter()
+        .map(|(_, d)| d["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["before the panic", "open at the panic"]);
+}

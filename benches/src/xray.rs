@@ -49,8 +49,9 @@ pub fn run(dir: &Path, event: &str) {
     traced
         .env
         .push(("AWS_XRAY_DAEMON_ADDRESS".to_owned(), address));
-    let rows: [(&str, &Subject, Option<&str>); 4] = [
+    let rows: [(&str, &Subject, Option<&str>); 5] = [
         ("echo, no subsegment, no trace header", &echo, None),
+        ("echo, no subsegment, Sampled=0", &echo, Some(UNSAMPLED)),
         ("one subsegment, no trace header", &traced, None),
         ("one subsegment, Sampled=0", &traced, Some(UNSAMPLED)),
         (

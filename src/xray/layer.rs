@@ -19,7 +19,8 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{Scalar, Subsegment};
+use super::Subsegment;
+use super::segment::{Scalar, ScalarKind};
 
 /// The field that marks a span for X-Ray.
 const MARKER: &str = "xray";
@@ -123,9 +124,12 @@ impl Fields {
         match field.name() {
             MARKER => self.marked = value == Scalar::from(true),
             "error" => {
-                self.error = Some(match value {
-                    Scalar(serde_json::Value::String(s)) => s,
-                    Scalar(other) => other.to_string(),
+                self.error = Some(match value.0 {
+                    ScalarKind::Str(s) => s,
+                    ScalarKind::Int(v) => v.to_string(),
+                    ScalarKind::UInt(v) => v.to_string(),
+                    ScalarKind::Float(v) => v.to_string(),
+                    ScalarKind::Bool(v) => v.to_string(),
                 });
             }
             name => self.annotations.push((name, value)),

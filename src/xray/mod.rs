@@ -40,6 +40,7 @@
 //! ```
 
 mod cause;
+mod document;
 mod emitter;
 mod header;
 mod id;
@@ -61,8 +62,8 @@ pub use segment::{Scalar, Subsegment, capture, capture_result, capture_sync};
 pub(crate) use cause::{HEADER as ERROR_CAUSE_HEADER, for_invocation as error_cause};
 pub(crate) use header::from_lambda as header_from_lambda;
 
+use document::Record;
 use emitter::Emitter;
-use segment::Record;
 
 tokio::task_local! {
     /// The trace of the invocation in flight, and the subsegment new ones nest under.
@@ -161,7 +162,7 @@ impl Trace {
 
     /// Starts a subsegment under the one in progress where this `Trace` was taken.
     pub fn subsegment(&self, name: impl Into<String>) -> Subsegment {
-        Subsegment::start(&self.shared, self.parent, name.into())
+        Subsegment::start(&self.shared, self.parent, name)
     }
 
     /// Runs `future` inside this trace: what [`current`] and [`Subsegment::new`] see there.
@@ -184,7 +185,7 @@ impl Trace {
             return None;
         }
         let mut datagrams = Vec::with_capacity(records.len());
-        segment::documents(&self.shared.header, records, &mut datagrams);
+        document::documents(&self.shared.header, records, &mut datagrams);
         Some((recording, datagrams))
     }
 

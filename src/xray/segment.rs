@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use super::emitter::{MAX_DATAGRAM, PROTOCOL_HEADER};
+use super::document::{self, Data, Exception, Record};
 use super::id::SegmentId;
 use super::{CURRENT, Shared, Trace, TraceHeader, current};
 
@@ -56,40 +55,24 @@ struct Open {
     data: Mutex<Data>,
 }
 
-/// What a subsegment records besides its name and times.
-#[derive(Default)]
-struct Data {
-    namespace: Option<&'static str>,
-    annotations: Map<String, Value>,
-    metadata: Map<String, Value>,
-    http_request: Option<(String, String)>,
-    http_response: Option<(u16, Option<u64>)>,
-    aws: Map<String, Value>,
-    error: bool,
-    fault: bool,
-    throttle: bool,
-    exceptions: Vec<Value>,
-}
-
-/// A finished subsegment, waiting for the end of the invocation.
-pub(crate) struct Record {
-    id: SegmentId,
-    parent: SegmentId,
-    name: String,
-    start: f64,
-    end: f64,
-    data: Data,
-}
-
 /// A value for an annotation or an `aws` field: a string, a number or a boolean.
 ///
 /// Built with `.into()` from `&str`, `String`, `bool` and the integer and float types.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Scalar(pub(super) Value);
+pub struct Scalar(pub(super) ScalarKind);
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ScalarKind {
+    Str(String),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
 
 impl From<&str> for Scalar {
     fn from(v: &str) -> Self {
-        Scalar(Value::String(truncate(v, MAX_ANNOTATION).to_owned()))
+        Scalar(ScalarKind::Str(truncate(v, MAX_ANNOTATION).to_owned()))
     }
 }
 impl From<String> for Scalar {
@@ -104,37 +87,46 @@ impl From<&String> for Scalar {
 }
 impl From<bool> for Scalar {
     fn from(v: bool) -> Self {
-        Scalar(Value::Bool(v))
+        Scalar(ScalarKind::Bool(v))
     }
 }
 impl From<f64> for Scalar {
     fn from(v: f64) -> Self {
-        Scalar(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        Scalar(ScalarKind::Float(v))
     }
 }
 macro_rules! scalar_from_int {
-    ($($t:ty),*) => {$(
+    ($kind:ident as $wide:ty: $($t:ty),*) => {$(
         impl From<$t> for Scalar {
             fn from(v: $t) -> Self {
-                Scalar(Value::from(v))
+                Scalar(ScalarKind::$kind(v as $wide))
             }
         }
     )*};
 }
-scalar_from_int!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+scalar_from_int!(Int as i64: i8, i16, i32, i64, isize);
+scalar_from_int!(UInt as u64: u8, u16, u32, u64, usize);
 
 impl Subsegment {
     /// Starts a subsegment named `name`, a child of the subsegment in progress on this task (or
     /// of the function's segment). Outside an invocation, or when it is not sampled, the
     /// subsegment records nothing.
     pub fn new(name: impl Into<String>) -> Self {
-        match current() {
-            Some(trace) => trace.subsegment(name),
-            None => Subsegment { open: None },
-        }
+        CURRENT
+            .try_with(|trace| match trace {
+                Some(trace) => Subsegment::start(&trace.shared, trace.parent, name),
+                None => Subsegment { open: None },
+            })
+            .unwrap_or(Subsegment { open: None })
     }
 
-    pub(crate) fn start(shared: &Arc<Shared>, parent: Option<SegmentId>, name: String) -> Self {
+    /// Starts a subsegment, or an inert one when the invocation is not recorded (without
+    /// allocating its name).
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        parent: Option<SegmentId>,
+        name: impl Into<String>,
+    ) -> Self {
         let Some(recording) = &shared.recording else {
             return Subsegment { open: None };
         };
@@ -143,7 +135,7 @@ impl Subsegment {
                 shared: Arc::clone(shared),
                 id: SegmentId::new(),
                 parent: parent.unwrap_or(recording.function_segment),
-                name,
+                name: name.into(),
                 start: recording.now(),
                 data: Mutex::new(Data::default()),
             })),
@@ -153,7 +145,7 @@ impl Subsegment {
     /// Starts a subsegment that is a child of this one, whatever task or thread it runs on.
     pub fn child(&self, name: impl Into<String>) -> Subsegment {
         match &self.open {
-            Some(open) => Subsegment::start(&open.shared, Some(open.id), name.into()),
+            Some(open) => Subsegment::start(&open.shared, Some(open.id), name),
             None => Subsegment { open: None },
         }
     }
@@ -186,7 +178,7 @@ impl Subsegment {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect();
-            data.annotations.insert(key, value.into().0);
+            document::set(&mut data.annotations, key, value.into());
         }
         self
     }
@@ -195,10 +187,8 @@ impl Subsegment {
     /// that does not serialize is skipped with a debug log.
     pub fn metadata(&self, key: &str, value: impl Serialize) -> &Self {
         if let Some(mut data) = self.data() {
-            match serde_json::to_value(value) {
-                Ok(value) => {
-                    data.metadata.insert(key.to_owned(), value);
-                }
+            match serde_json::to_string(&value) {
+                Ok(json) => document::set(&mut data.metadata, key.to_owned(), json),
                 Err(err) => tracing::debug!(key, "X-Ray metadata skipped: {err}"),
             }
         }
@@ -237,7 +227,7 @@ impl Subsegment {
     /// subsegment after the service (`DynamoDB`).
     pub fn aws(&self, key: &str, value: impl Into<Scalar>) -> &Self {
         if let Some(mut data) = self.data() {
-            data.aws.insert(key.to_owned(), value.into().0);
+            document::set(&mut data.aws, key.to_owned(), value.into());
             data.namespace = Some("aws");
         }
         self
@@ -265,11 +255,11 @@ impl Subsegment {
     fn exception(&self, error_type: &str, message: &str, mark: impl FnOnce(&mut Data)) -> &Self {
         if let Some(mut data) = self.data() {
             mark(&mut data);
-            let mut exception = Map::new();
-            exception.insert("id".into(), SegmentId::new().to_string().into());
-            exception.insert("type".into(), truncate(error_type, 256).into());
-            exception.insert("message".into(), truncate(message, MAX_MESSAGE).into());
-            data.exceptions.push(Value::Object(exception));
+            data.exceptions.push(Exception {
+                id: SegmentId::new(),
+                error_type: truncate(error_type, 256).to_owned(),
+                message: truncate(message, MAX_MESSAGE).to_owned(),
+            });
         }
         self
     }
@@ -337,7 +327,7 @@ impl Drop for Subsegment {
         drop(done);
         // Ended after the handler returned (in a task it spawned): sent on its own, now.
         let mut datagrams = Vec::new();
-        documents(&shared.header, vec![record], &mut datagrams);
+        document::documents(&shared.header, vec![record], &mut datagrams);
         recording.send_now(&datagrams);
     }
 }
@@ -390,164 +380,6 @@ where
 pub fn capture_sync<T>(name: impl Into<String>, f: impl FnOnce(&Subsegment) -> T) -> T {
     let subsegment = Subsegment::new(name);
     subsegment.in_scope(|| f(&subsegment))
-}
-
-/// Turns finished subsegments into datagrams (protocol header included), each under
-/// [`MAX_DATAGRAM`].
-///
-/// A subsegment whose parent is among `records` is nested in it; the others become independent
-/// subsegments (`"type": "subsegment"`, `trace_id`, `parent_id`). A tree too large for one
-/// datagram is sent as its root alone plus each child as an independent subsegment, recursively.
-/// A single subsegment too large even alone loses its metadata, then is dropped (debug log).
-pub(crate) fn documents(header: &TraceHeader, records: Vec<Record>, out: &mut Vec<Vec<u8>>) {
-    let trace_id = header.root().to_string();
-    let index: std::collections::HashMap<SegmentId, usize> =
-        records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    let mut children = vec![Vec::new(); records.len()];
-    let mut roots = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        match index.get(&record.parent) {
-            Some(&p) if p != i => children[p].push(i),
-            _ => roots.push(i),
-        }
-    }
-    // In the order they started, as a reader of the trace expects.
-    let by_start = |a: &usize, b: &usize| records[*a].start.total_cmp(&records[*b].start);
-    roots.sort_by(by_start);
-    for siblings in &mut children {
-        siblings.sort_by(by_start);
-    }
-    let tree = Tree {
-        records: &records,
-        children: &children,
-        trace_id: &trace_id,
-    };
-    for root in roots {
-        tree.emit(root, out);
-    }
-}
-
-struct Tree<'a> {
-    records: &'a [Record],
-    children: &'a [Vec<usize>],
-    trace_id: &'a str,
-}
-
-impl Tree<'_> {
-    fn emit(&self, i: usize, out: &mut Vec<Vec<u8>>) {
-        let mut whole = self.value(i, true, true);
-        if let Some(datagram) = datagram(&whole) {
-            out.push(datagram);
-            return;
-        }
-        // Too large with its children: send it alone, and each child on its own.
-        if let Value::Object(map) = &mut whole {
-            map.remove("subsegments");
-        }
-        let alone = datagram(&whole).or_else(|| {
-            if let Value::Object(map) = &mut whole {
-                map.remove("metadata");
-            }
-            datagram(&whole)
-        });
-        match alone {
-            Some(datagram) => out.push(datagram),
-            None => tracing::debug!(
-                name = self.records[i].name,
-                "an X-Ray subsegment over 64 KB even without metadata was dropped"
-            ),
-        }
-        for &child in &self.children[i] {
-            self.emit(child, out);
-        }
-    }
-
-    fn value(&self, i: usize, independent: bool, with_children: bool) -> Value {
-        let r = &self.records[i];
-        let mut m = Map::new();
-        m.insert("id".into(), r.id.to_string().into());
-        m.insert("name".into(), r.name.clone().into());
-        m.insert("start_time".into(), seconds(r.start));
-        m.insert("end_time".into(), seconds(r.end));
-        if independent {
-            m.insert("type".into(), "subsegment".into());
-            m.insert("trace_id".into(), self.trace_id.into());
-            m.insert("parent_id".into(), r.parent.to_string().into());
-        }
-        let d = &r.data;
-        if let Some(namespace) = d.namespace {
-            m.insert("namespace".into(), namespace.into());
-        }
-        if !d.annotations.is_empty() {
-            m.insert("annotations".into(), Value::Object(d.annotations.clone()));
-        }
-        if !d.metadata.is_empty() {
-            let mut namespaces = Map::new();
-            namespaces.insert("default".into(), Value::Object(d.metadata.clone()));
-            m.insert("metadata".into(), Value::Object(namespaces));
-        }
-        if d.http_request.is_some() || d.http_response.is_some() {
-            let mut http = Map::new();
-            if let Some((method, url)) = &d.http_request {
-                http.insert(
-                    "request".into(),
-                    serde_json::json!({ "method": method, "url": url }),
-                );
-            }
-            if let Some((status, length)) = d.http_response {
-                let mut response = Map::new();
-                response.insert("status".into(), status.into());
-                if let Some(length) = length {
-                    response.insert("content_length".into(), length.into());
-                }
-                http.insert("response".into(), Value::Object(response));
-            }
-            m.insert("http".into(), Value::Object(http));
-        }
-        if !d.aws.is_empty() {
-            m.insert("aws".into(), Value::Object(d.aws.clone()));
-        }
-        for (flag, set) in [
-            ("error", d.error),
-            ("fault", d.fault),
-            ("throttle", d.throttle),
-        ] {
-            if set {
-                m.insert(flag.into(), true.into());
-            }
-        }
-        if !d.exceptions.is_empty() {
-            m.insert(
-                "cause".into(),
-                serde_json::json!({
-                    "working_directory": super::cause::working_directory(),
-                    "exceptions": d.exceptions,
-                }),
-            );
-        }
-        if with_children && !self.children[i].is_empty() {
-            let nested = self.children[i]
-                .iter()
-                .map(|&c| self.value(c, false, true))
-                .collect();
-            m.insert("subsegments".into(), Value::Array(nested));
-        }
-        Value::Object(m)
-    }
-}
-
-/// The datagram for `document`, if it fits.
-fn datagram(document: &Value) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(PROTOCOL_HEADER);
-    serde_json::to_writer(&mut out, document).ok()?;
-    (out.len() <= MAX_DATAGRAM).then_some(out)
-}
-
-/// Epoch seconds with microseconds, as X-Ray reads them.
-fn seconds(t: f64) -> Value {
-    let rounded = (t * 1e6).round() / 1e6;
-    serde_json::Number::from_f64(rounded).map_or(Value::Null, Value::Number)
 }
 
 /// `s` cut to at most `max` bytes, on a character boundary.

@@ -51,7 +51,7 @@ mod segment;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use header::{HeaderError, Sampled, TraceHeader};
@@ -82,12 +82,30 @@ pub struct Trace {
 
 /// What every task of one invocation shares.
 pub(crate) struct Shared {
-    header: TraceHeader,
+    /// The header as Lambda sent it.
+    raw: Box<str>,
+    /// Parsed on first use when not recording, so an unsampled invocation that never asks for
+    /// its header does not pay for parsing it; `None` inside when it is malformed.
+    parsed: OnceLock<Option<TraceHeader>>,
     /// Present when the invocation is sampled and names the function's segment.
     recording: Option<Recording>,
 }
 
+impl Shared {
+    /// The parsed header; `None` when it is malformed.
+    fn header(&self) -> Option<&TraceHeader> {
+        match &self.recording {
+            Some(recording) => Some(&recording.header),
+            None => self
+                .parsed
+                .get_or_init(|| header::from_lambda(Some(&self.raw)))
+                .as_ref(),
+        }
+    }
+}
+
 pub(crate) struct Recording {
+    header: TraceHeader,
     function_segment: SegmentId,
     /// One clock reading per invocation: every time is this plus a monotonic offset, so a child
     /// never starts before its parent even if the wall clock steps.
@@ -115,14 +133,29 @@ impl Recording {
 }
 
 impl Trace {
-    /// The trace for an invocation with this header; `None` without a usable header.
+    /// The trace for an invocation with this header; `None` without one, or with a malformed
+    /// one that says `Sampled=1`.
     pub(crate) fn for_invocation(
         raw: Option<&str>,
         emitter: Option<&'static Emitter>,
     ) -> Option<Self> {
-        let header = header::from_lambda(raw)?;
+        let raw = raw?;
+        // `Sampled=1` is in every header the strict parser reads as sampled, so without it the
+        // parse can wait until (and unless) someone asks for the header.
+        if !raw.contains("Sampled=1") {
+            return Some(Trace {
+                shared: Arc::new(Shared {
+                    raw: raw.into(),
+                    parsed: OnceLock::new(),
+                    recording: None,
+                }),
+                parent: None,
+            });
+        }
+        let header = header::from_lambda(Some(raw))?;
         let recording = match header.parent() {
             Some(function_segment) if header.is_sampled() => Some(Recording {
+                header: header.clone(),
                 function_segment,
                 epoch: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -134,15 +167,27 @@ impl Trace {
             }),
             _ => None,
         };
+        let parsed = match recording {
+            Some(_) => OnceLock::new(),
+            None => OnceLock::from(Some(header)),
+        };
         Some(Trace {
-            shared: Arc::new(Shared { header, recording }),
+            shared: Arc::new(Shared {
+                raw: raw.into(),
+                parsed,
+                recording,
+            }),
             parent: None,
         })
     }
 
     /// The header Lambda passed for this invocation.
     pub fn header(&self) -> &TraceHeader {
-        &self.shared.header
+        // A `Trace` reaches users only through `current()`, which hands out none whose header is
+        // malformed.
+        self.shared
+            .header()
+            .expect("current() hands out only traces with a valid header")
     }
 
     /// The header to send with an outgoing call from here: `Parent` is the subsegment in
@@ -150,8 +195,8 @@ impl Trace {
     /// the header as received, so the callee does not record either.
     pub fn forward(&self) -> TraceHeader {
         match (self.parent, &self.shared.recording) {
-            (Some(parent), Some(_)) => self.shared.header.with_parent(parent),
-            _ => self.shared.header.clone(),
+            (Some(parent), Some(recording)) => recording.header.with_parent(parent),
+            _ => self.header().clone(),
         }
     }
 
@@ -185,7 +230,7 @@ impl Trace {
             return None;
         }
         let mut datagrams = Vec::with_capacity(records.len());
-        document::documents(&self.shared.header, records, &mut datagrams);
+        document::documents(&recording.header, records, &mut datagrams);
         Some((recording, datagrams))
     }
 
@@ -208,7 +253,7 @@ impl Trace {
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trace")
-            .field("header", &self.shared.header.to_string())
+            .field("header", &self.shared.raw)
             .field("parent", &self.parent)
             .finish()
     }
@@ -226,6 +271,12 @@ impl std::fmt::Debug for Trace {
 /// # }
 /// ```
 pub fn current() -> Option<Trace> {
+    in_flight().filter(|trace| trace.shared.header().is_some())
+}
+
+/// The task's trace as set, without parsing a header that was not parsed yet: for carrying it
+/// on, where [`current`] is for handing it out.
+pub(crate) fn in_flight() -> Option<Trace> {
     CURRENT.try_with(Clone::clone).ok().flatten()
 }
 
@@ -242,7 +293,7 @@ pub fn current() -> Option<Trace> {
 /// # }
 /// ```
 pub fn propagate<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(current(), future)
+    CURRENT.scope(in_flight(), future)
 }
 
 /// Runs one invocation's future inside its trace (from the context's header), then sends its

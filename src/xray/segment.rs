@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::document::{self, Data, Exception, Record};
 use super::id::SegmentId;
-use super::{CURRENT, Shared, Trace, TraceHeader, current};
+use super::{CURRENT, Shared, Trace, TraceHeader, current, in_flight};
 
 /// Longest exception message recorded; longer ones are cut (on a character boundary).
 const MAX_MESSAGE: usize = 2048;
@@ -165,7 +165,11 @@ impl Subsegment {
     /// `Sampled=0`, so the callee does not record either); `None` outside a traced invocation.
     pub fn trace_header(&self) -> Option<TraceHeader> {
         match &self.open {
-            Some(open) => Some(open.shared.header.with_parent(open.id)),
+            Some(open) => open
+                .shared
+                .recording
+                .as_ref()
+                .map(|recording| recording.header.with_parent(open.id)),
             None => current().map(|t| t.forward()),
         }
     }
@@ -284,7 +288,7 @@ impl Subsegment {
                 shared: Arc::clone(&open.shared),
                 parent: Some(open.id),
             }),
-            None => current(),
+            None => in_flight(),
         }
     }
 
@@ -327,7 +331,7 @@ impl Drop for Subsegment {
         drop(done);
         // Ended after the handler returned (in a task it spawned): sent on its own, now.
         let mut datagrams = Vec::new();
-        document::documents(&shared.header, vec![record], &mut datagrams);
+        document::documents(&recording.header, vec![record], &mut datagrams);
         recording.send_now(&datagrams);
     }
 }

@@ -294,6 +294,7 @@ fn nothing_is_recorded_or_sent_when_not_sampled() {
         Some(format!("Root={ROOT};Parent={FUNCTION_SEGMENT};Sampled=?")),
         Some(format!("Root={ROOT};Sampled=1")), // no parent to attach to
         Some("Root=malformed;Sampled=1".to_owned()),
+        Some("Root=malformed;Sampled=0".to_owned()), // parsed lazily, still refused
         None,
     ] {
         let forwarded = run(header.as_deref(), daemon.emitter, async {

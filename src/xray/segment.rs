@@ -13,6 +13,8 @@ use super::{CURRENT, Shared, Trace, TraceHeader, current, in_flight};
 
 /// Longest exception message recorded; longer ones are cut (on a character boundary).
 const MAX_MESSAGE: usize = 2048;
+/// Longest subsegment name X-Ray takes.
+const MAX_NAME: usize = 200;
 /// Longest annotation string X-Ray indexes.
 const MAX_ANNOTATION: usize = 1000;
 
@@ -135,7 +137,11 @@ impl Subsegment {
                 shared: Arc::clone(shared),
                 id: SegmentId::new(),
                 parent: parent.unwrap_or(recording.function_segment),
-                name: name.into(),
+                name: {
+                    let mut name = name.into();
+                    name.truncate(truncate(&name, MAX_NAME).len());
+                    name
+                },
                 start: recording.now(),
                 data: Mutex::new(Data::default()),
             })),

@@ -242,7 +242,7 @@ impl Trace {
         #[cfg(feature = "xray-sdk")]
         if recording.emitter.is_none() {
             if let Some(exporter) = sdk::installed() {
-                exporter.export_datagrams(&datagrams).await;
+                exporter.export(&datagrams).await;
                 return;
             }
         }

@@ -22,6 +22,8 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -36,7 +38,22 @@ const BATCH: usize = 50;
 /// The bound on one export, so a slow endpoint costs the invocation at most this.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-static INSTALLED: OnceLock<SdkExporter> = OnceLock::new();
+/// The installed exporter, behind a trait object: the SDK's code is reached only through the
+/// vtable `install` creates, so a function built with the feature that never installs an
+/// exporter links none of it.
+static INSTALLED: OnceLock<Box<dyn Export>> = OnceLock::new();
+
+/// What the end of an invocation calls on the installed exporter.
+pub(crate) trait Export: Send + Sync {
+    /// Sends the documents of daemon datagrams; never fails the invocation.
+    fn export<'a>(&'a self, datagrams: &'a [Vec<u8>]) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+}
+
+impl Export for SdkExporter {
+    fn export<'a>(&'a self, datagrams: &'a [Vec<u8>]) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+        Box::pin(self.export_datagrams(datagrams))
+    }
+}
 
 /// Sends X-Ray documents with `PutTraceSegments`.
 #[derive(Debug, Clone)]
@@ -168,7 +185,7 @@ impl SdkExporter {
     /// # Errors
     /// [`AlreadyInstalled`] when an exporter was installed before.
     pub fn install(self) -> Result<(), AlreadyInstalled> {
-        INSTALLED.set(self).map_err(|_| AlreadyInstalled)
+        INSTALLED.set(Box::new(self)).map_err(|_| AlreadyInstalled)
     }
 
     /// Sends `documents` (X-Ray segment or subsegment JSON documents, at most 64 KB each).
@@ -204,7 +221,7 @@ impl SdkExporter {
     }
 
     /// Sends the documents of daemon datagrams; a failure is logged at debug level.
-    pub(crate) async fn export_datagrams(&self, datagrams: &[Vec<u8>]) {
+    async fn export_datagrams(&self, datagrams: &[Vec<u8>]) {
         let documents = datagrams
             .iter()
             .filter_map(|d| d.strip_prefix(PROTOCOL_HEADER))
@@ -220,8 +237,8 @@ impl SdkExporter {
 }
 
 /// The installed exporter, if any.
-pub(crate) fn installed() -> Option<&'static SdkExporter> {
-    INSTALLED.get()
+pub(crate) fn installed() -> Option<&'static dyn Export> {
+    INSTALLED.get().map(|exporter| &**exporter)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //!
 //! Behind the `xray-sdk` cargo feature, off by default: the SDK, its HTTP client and TLS add
 //! weight and compile time that the daemon path does not need. Under Lambda with active tracing
-//! the daemon is always there; this is for emulators, containers and tests.
+//! the daemon is always there; this is for emulators, containers and tests. Turning the feature
+//! on costs a function almost nothing until it installs an exporter; one that does links the
+//! SDK, rustls and aws-lc, about 6 MB more in a release binary (the `hello` example: 0.94 MB
+//! without, 6.97 MB with an exporter installed).
 //!
 //! Build the exporter in `init` (on lamina's runtime) and [`install`](SdkExporter::install) it:
 //! from then on every sampled invocation's subsegments go through `PutTraceSegments` at the end

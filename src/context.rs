@@ -168,6 +168,13 @@ impl Context {
         self.trace_header.as_deref()
     }
 
+    /// The X-Ray trace header, parsed: the trace, the function's segment and the sampling
+    /// decision. `None` without a header, or with one that is malformed (a debug log says how).
+    /// Inside the handler, [`crate::xray::current`] also gives the subsegment in progress.
+    pub fn trace(&self) -> Option<crate::xray::TraceHeader> {
+        crate::xray::header_from_lambda(self.trace_header.as_deref())
+    }
+
     /// The client context sent by the AWS Mobile SDK, when the caller sent one.
     pub fn client_context(&self) -> Option<&ClientContext> {
         self.client_context.as_deref()

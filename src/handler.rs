@@ -88,10 +88,11 @@ where
         // loop posts the outcome.
         let _logs = logging::Invocation::enter(context);
         let event = decode::<E>(event)?;
-        let output = self
-            .runtime
-            .block_on((self.handler)(event, context.clone(), self.state))
-            .into_result()?;
+        let invocation = (self.handler)(event, context.clone(), self.state);
+        // X-Ray: the trace is set around the user's future and its subsegments are sent when it
+        // returns, here on the handler's side (in layer mode, inside the handler's library).
+        let invocation = crate::xray::invocation(context.xray_trace_header(), invocation);
+        let output = self.runtime.block_on(invocation).into_result()?;
         encode(&output, response)
     }
 }

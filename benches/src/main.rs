@@ -1,6 +1,7 @@
 //! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
 //! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
-//! compared in one table. `--soak N` runs the fault-injecting soak instead.
+//! compared in one table, then what X-Ray costs per invocation. `--soak N` runs the
+//! fault-injecting soak instead; `--xray` only the X-Ray rows.
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
@@ -8,6 +9,7 @@
 mod metrics;
 mod soak;
 mod subject;
+mod xray;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,12 +35,14 @@ fn large_event() -> String {
 struct Options {
     reps: usize,
     soak: Option<usize>,
+    xray_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         reps: 3,
         soak: None,
+        xray_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -50,12 +54,13 @@ fn parse_options() -> Result<Options, String> {
         match arg.as_str() {
             "--reps" => options.reps = number("--reps")?.max(1),
             "--soak" => options.soak = Some(number("--soak")?),
+            "--xray" => options.xray_only = true,
             "-h" | "--help" => {
-                return Err("usage: bench [--reps N] [--soak INVOCATIONS]".to_owned());
+                return Err("usage: bench [--reps N] [--soak INVOCATIONS] [--xray]".to_owned());
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray]"
                 ));
             }
         }
@@ -100,7 +105,10 @@ fn main() {
         let soak = Subject::new("lamina", &dir, "soak-lamina");
         std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
     }
-    compare(&subjects, options.reps);
+    if !options.xray_only {
+        compare(&subjects, options.reps);
+    }
+    xray::run(&dir, SMALL_EVENT);
 }
 
 /// Builds the functions compared, with the profile this harness was built with, when run

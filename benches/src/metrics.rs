@@ -68,8 +68,19 @@ pub fn throughput(subject: &Subject, event: &str, warmup: usize, count: usize) -
 /// invocations, so start-up cancels out. Also returns the instructions before the first
 /// invocation (start-up and init), estimated from the short run.
 pub fn instructions(subject: &Subject, event: &str, short: u64, long: u64) -> Option<(f64, f64)> {
-    let a = callgrind_total(subject, event, short)?;
-    let b = callgrind_total(subject, event, long)?;
+    instructions_with(subject, event, &[], short, long)
+}
+
+/// [`instructions`] for invocations that carry `headers` (e.g. `Lambda-Runtime-Trace-Id`).
+pub fn instructions_with(
+    subject: &Subject,
+    event: &str,
+    headers: &[(&str, &str)],
+    short: u64,
+    long: u64,
+) -> Option<(f64, f64)> {
+    let a = callgrind_total(subject, event, headers, short)?;
+    let b = callgrind_total(subject, event, headers, long)?;
     let per = (b as f64 - a as f64) / (long - short) as f64;
     Some((per, a as f64 - per * short as f64))
 }
@@ -81,7 +92,12 @@ pub fn valgrind_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn callgrind_total(subject: &Subject, event: &str, count: u64) -> Option<u64> {
+fn callgrind_total(
+    subject: &Subject,
+    event: &str,
+    headers: &[(&str, &str)],
+    count: u64,
+) -> Option<u64> {
     let out = std::env::temp_dir().join(format!(
         "lamina-bench-{}-{}-{count}.callgrind",
         std::process::id(),
@@ -94,7 +110,11 @@ fn callgrind_total(subject: &Subject, event: &str, count: u64) -> Option<u64> {
         &["valgrind", "--tool=callgrind", "--quiet", &out_arg],
     );
     for _ in 0..count {
-        api.invoke(Event::json(event));
+        let mut invocation = Event::json(event);
+        for (name, value) in headers {
+            invocation = invocation.header(name, value);
+        }
+        api.invoke(invocation);
     }
     // Stopping the emulator makes the function's /next fail: every subject then exits by
     // itself, which is what makes callgrind write its counts.

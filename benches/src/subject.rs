@@ -12,6 +12,8 @@ pub struct Subject {
     pub library: Option<PathBuf>,
     /// The same echo logging three INFO lines per invocation, where the subject can log.
     pub logging: Option<PathBuf>,
+    /// Variables set on top of Lambda's.
+    pub env: Vec<(String, String)>,
 }
 
 impl Subject {
@@ -21,6 +23,7 @@ impl Subject {
             binary: dir.join(binary),
             library: None,
             logging: None,
+            env: Vec::new(),
         }
     }
 
@@ -31,6 +34,7 @@ impl Subject {
             binary: dir.join("bootstrap"),
             library: Some(dir.join("examples").join(format!("lib{library}.so"))),
             logging: None,
+            env: Vec::new(),
         }
     }
 
@@ -53,6 +57,7 @@ impl Subject {
             binary: binary.clone(),
             library: None,
             logging: None,
+            env: self.env.clone(),
         })
     }
 
@@ -76,6 +81,7 @@ impl Subject {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]bench")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -166,7 +166,7 @@ impl Invocation {
             sink.tenant_id.push_str(context.tenant_id().unwrap_or(""));
             sink.trace_id.clear();
             if let Some(root) = context.xray_trace_header().and_then(sampled_root) {
-                sink.trace_id.push_str(root);
+                sink.trace_id.push_str(&root);
             }
             DEPTH.fetch_add(1, Ordering::AcqRel);
         }
@@ -191,25 +191,13 @@ impl Drop for Invocation {
     }
 }
 
-/// The `Root=` trace id of an X-Ray trace header that says `Sampled=1`.
-///
-/// A minimal reading of `Root=1-…;Parent=…;Sampled=1`, kept private until lamina's X-Ray
-/// module offers a parsed header to use instead.
-fn sampled_root(header: &str) -> Option<&str> {
-    let mut root = None;
-    let mut sampled = false;
-    for part in header.split(';') {
-        let Some((key, value)) = part.split_once('=') else {
-            continue;
-        };
-        let (key, value) = (key.trim(), value.trim());
-        if key.eq_ignore_ascii_case("Root") {
-            root = Some(value).filter(|v| !v.is_empty());
-        } else if key.eq_ignore_ascii_case("Sampled") {
-            sampled = value == "1";
-        }
-    }
-    root.filter(|_| sampled)
+/// The `Root=` trace id of an X-Ray trace header that says `Sampled=1`. A header the X-Ray
+/// module would not trace by (malformed, or not sampled) gives none: logs and traces agree.
+fn sampled_root(header: &str) -> Option<String> {
+    crate::xray::TraceHeader::parse(header)
+        .ok()
+        .filter(crate::xray::TraceHeader::is_sampled)
+        .map(|trace| trace.root().to_string())
 }
 
 #[cfg(test)]
@@ -221,11 +209,11 @@ mod tests {
         let root = "1-5759e988-bd862e3fe1be46a994272793";
         assert_eq!(
             sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
-            Some(root)
+            Some(root.to_owned())
         );
         assert_eq!(
             sampled_root(&format!("Sampled=1; Root={root}; Lineage=a87bd80c:1")),
-            Some(root)
+            Some(root.to_owned())
         );
         assert_eq!(
             sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=0")),

@@ -105,31 +105,48 @@ impl RuntimeApi {
         delivery(&self.path, response.status, response.body)
     }
 
-    /// Posts an invocation error for `request_id`.
-    pub(crate) fn fail(&mut self, request_id: &str, error: &Error) -> Result<Delivery, ApiError> {
+    /// Posts an invocation error for `request_id`. A sampled invocation (per `trace_header`)
+    /// also gets the X-Ray error cause, built from the error's type and message alone.
+    pub(crate) fn fail(
+        &mut self,
+        request_id: &str,
+        error: &Error,
+        trace_header: Option<&str>,
+    ) -> Result<Delivery, ApiError> {
         self.set_invocation_path(request_id, "/error");
-        self.post_diagnostic(error)
+        let cause = crate::xray::error_cause(trace_header, error.error_type(), &error.message());
+        self.post_diagnostic(error, cause.as_deref())
     }
 
     /// Posts an init error; only valid before the first `/next`.
     pub(crate) fn fail_init(&mut self, error: &Error) -> Result<Delivery, ApiError> {
         self.path.clear();
         self.path.push_str(INIT_ERROR);
-        self.post_diagnostic(error)
+        self.post_diagnostic(error, None)
     }
 
-    fn post_diagnostic(&mut self, error: &Error) -> Result<Delivery, ApiError> {
+    fn post_diagnostic(
+        &mut self,
+        error: &Error,
+        xray_cause: Option<&str>,
+    ) -> Result<Delivery, ApiError> {
         let error_type = header_safe(error.error_type());
         self.diagnostic.clear();
         write_diagnostic(&error_type, &error.message(), &mut self.diagnostic);
+        let with_cause;
+        let headers: &[(&str, &str)] = match xray_cause {
+            Some(cause) => {
+                with_cause = [
+                    (ERROR_TYPE_HEADER, &*error_type),
+                    (crate::xray::ERROR_CAUSE_HEADER, cause),
+                ];
+                &with_cause
+            }
+            None => &[(ERROR_TYPE_HEADER, &error_type)],
+        };
         let response = self
             .http
-            .request(
-                "POST",
-                &self.path,
-                &[(ERROR_TYPE_HEADER, &error_type)],
-                &self.diagnostic,
-            )
+            .request("POST", &self.path, headers, &self.diagnostic)
             .map_err(|e| io_error(&self.path, e))?;
         delivery(&self.path, response.status, response.body)
     }

@@ -116,7 +116,7 @@ fn invoke_loop<H: Handler>(
                     path: "/2018-06-01/runtime/invocation/next".to_owned(),
                     problem,
                 }));
-                if let Err(api_err) = finish(api, &request_id, Err(err)) {
+                if let Err(api_err) = finish(api, &request_id, None, Err(err)) {
                     return fatal(api_err);
                 }
                 continue;
@@ -126,7 +126,13 @@ fn invoke_loop<H: Handler>(
                 continue;
             }
         };
-        if let Err(err) = finish(api, context.request_id(), result.map(|()| &response[..])) {
+        let outcome = result.map(|()| &response[..]);
+        if let Err(err) = finish(
+            api,
+            context.request_id(),
+            context.xray_trace_header(),
+            outcome,
+        ) {
             return fatal(err);
         }
     }
@@ -134,9 +140,11 @@ fn invoke_loop<H: Handler>(
 
 /// Posts the outcome of one invocation. A response refused as too large (`413`) is replaced by
 /// an error the caller can read; other refusals (`4xx`: the invocation already ended) are logged.
+/// `trace_header` is the invocation's, for the X-Ray error cause of a failure.
 fn finish(
     api: &mut RuntimeApi,
     request_id: &str,
+    trace_header: Option<&str>,
     result: Result<&[u8], Error>,
 ) -> Result<(), ApiError> {
     let delivery = match &result {
@@ -152,14 +160,14 @@ fn finish(
             );
             // Lambda may freeze the process once the outcome is posted.
             logging::flush();
-            api.fail(request_id, err)?
+            api.fail(request_id, err, trace_header)?
         }
     };
     match (delivery, result) {
         (Delivery::Accepted, _) => Ok(()),
         (Delivery::TooLarge, Ok(body)) => {
             let err = Error::ResponseTooLarge(ResponseTooLarge::new(body.len()));
-            finish(api, request_id, Err(err))
+            finish(api, request_id, trace_header, Err(err))
         }
         (Delivery::TooLarge, Err(_)) => {
             tracing::error!(

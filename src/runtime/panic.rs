@@ -128,7 +128,11 @@ fn report_before_abort(message: String) {
             error = error.into_init_error();
             api.fail_init(&error)
         }
-        Phase::Invocation => api.fail(&in_flight.request_id, &error),
+        Phase::Invocation => {
+            // The loop keeps the in-flight invocation's trace header there (bin mode).
+            let trace_header = std::env::var("_X_AMZN_TRACE_ID").ok();
+            api.fail(&in_flight.request_id, &error, trace_header.as_deref())
+        }
     };
     match outcome {
         Ok(Delivery::Accepted) => {

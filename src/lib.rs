@@ -52,7 +52,9 @@ pub use error::Error;
 pub use handler::Outcome;
 
 /// Turns an `async fn` into a Lambda function: generates `main`, which runs the invoke loop
-/// (or one local invocation outside Lambda).
+/// (or one local invocation outside Lambda), and the `lamina_handler_abi` entry point through
+/// which the runtime layer runs the same function when the crate is built as a `cdylib`
+/// (see [`abi`]).
 ///
 /// Accepted forms, where `E: serde::Deserialize`, `R: serde::Serialize` and `Err` converts into
 /// [`Error`]:

@@ -294,3 +294,65 @@ fn an_absent_daemon_does_not_slow_or_fail_invocations() {
         started.elapsed()
     );
 }
+
+/// The issue's "done when", on the example a reader sees: JSON logs with a top-level
+/// `requestId`, subsegments at the daemon under Lambda's segment, and an error cause.
+#[test]
+fn the_xray_example_logs_json_sends_subsegments_and_reports_the_error_cause() {
+    let api = Emulator::start();
+    let daemon = Daemon::start();
+    let function = Function::start(
+        env!("CARGO_BIN_EXE_xray_example"),
+        &api,
+        &[
+            ("AWS_XRAY_DAEMON_ADDRESS", daemon.address.as_str()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    );
+    let traced = |body: &str| Event::json(body).header("Lambda-Runtime-Trace-Id", &sampled("1"));
+
+    let found = api.enqueue(traced(r#"{"order_id":"o-1042"}"#));
+    let answer = json(&api.wait_outcome(&found, WAIT).expect("an outcome"));
+    assert_eq!(answer["status"], "shipped");
+    let missing = api.enqueue(traced(r#"{"order_id":"x-9"}"#));
+    let outcome = api.wait_outcome(&missing, WAIT).expect("an outcome");
+    assert_eq!(outcome.error().document["errorType"], "OrderNotFound");
+
+    let received = daemon.wait_for(2);
+    assert_eq!(received.len(), 2, "{received:#?}");
+    for (_, document) in &received {
+        assert_eq!(document["name"], "orders-db");
+        assert_eq!(document["trace_id"], ROOT);
+        assert_eq!(document["parent_id"], FUNCTION_SEGMENT);
+    }
+    let forwarded = answer["forward_trace"].as_str().unwrap();
+    let first_id = received[0].1["id"].as_str().unwrap();
+    assert!(
+        forwarded.contains(&format!("Parent={first_id}")),
+        "{forwarded}"
+    );
+    assert_eq!(received[1].1["error"], true);
+    assert_eq!(
+        received[1].1["cause"]["exceptions"][0]["message"],
+        "no order x-9"
+    );
+
+    let post = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(&format!("{missing}/error")))
+        .expect("the /error call");
+    let cause: Value = serde_json::from_str(post.header(CAUSE_HEADER).expect("a cause")).unwrap();
+    assert_eq!(cause["exceptions"][0]["type"], "OrderNotFound");
+
+    // The handler's two lines, then the loop's own "invocation failed".
+    let output = function.wait_output("invocation failed");
+    let lines: Vec<Value> = output
+        .lines()
+        .filter(|line| line.contains("order"))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let of = |id: &str| lines.iter().filter(|l| l["requestId"] == id).count();
+    assert_eq!((of(&found), of(&missing)), (1, 3), "{output}");
+    assert!(lines.iter().all(|l| l["xray_trace_id"] == ROOT), "{output}");
+}

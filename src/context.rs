@@ -122,10 +122,7 @@ impl Context {
     /// A context for running a handler outside Lambda: a fresh request id, a deadline `timeout`
     /// from now, and the function identity from the `AWS_LAMBDA_*` variables where they are set.
     pub fn local(timeout: Duration) -> Self {
-        let name = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "lamina-local".to_owned());
+        let name = local_function_name();
         Context {
             request_id: local_request_id(),
             deadline_ms: epoch_ms_now().saturating_add(timeout.as_millis() as u64),
@@ -281,6 +278,14 @@ pub(crate) fn decode_json_header<T: serde::de::DeserializeOwned>(
             None
         }
     }
+}
+
+/// The name a local run goes by when `AWS_LAMBDA_FUNCTION_NAME` is unset: the executable's.
+pub(crate) fn local_function_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "lamina-local".to_owned())
 }
 
 fn epoch_ms_now() -> u64 {

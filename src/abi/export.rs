@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome};
 use crate::__private::{Function, Sink};
-use crate::context::Context;
+use crate::context::{Context, local_function_name};
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::logging;
@@ -83,7 +83,7 @@ impl Instance {
         let env = |k: &str| std::env::var(k).ok();
         let function = match under_lambda {
             Some(_) => FunctionConfig::from_env(env).map(Arc::new),
-            None => Ok(FunctionConfig::local(env, &local_name())),
+            None => Ok(FunctionConfig::local(env, &local_function_name())),
         };
         let mut instance = Instance::empty();
         let built = function.map_err(Error::Config).and_then(|function| {
@@ -145,13 +145,6 @@ fn unbounded(bytes: &[u8]) -> Bytes<'static> {
         len: bytes.len(),
         borrows: PhantomData,
     }
-}
-
-fn local_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "lamina-local".to_owned())
 }
 
 /// A panic in lamina's own glue, which `panic::catch` around the user's code does not cover,

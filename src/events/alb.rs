@@ -719,6 +719,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Issue 12, item 1: `Response::json` wrote serde_json's private wrapper for a `RawValue`.
+    #[test]
+    fn json_body_of_a_raw_value_is_the_raw_json() {
+        let raw = serde_json::value::RawValue::from_string(r#"{"a":1}"#.to_owned()).unwrap();
+        let response = Response::new(StatusCode::OK).json(&raw).unwrap();
+        assert_eq!(response.body(), br#"{"a":1}"#);
+    }
+
     const SINGLE: &str = include_str!("../../tests/integration/fixtures/events/alb-single.json");
     const MULTI: &str = include_str!("../../tests/integration/fixtures/events/alb-multi.json");
     const BINARY: &str = include_str!("../../tests/integration/fixtures/events/alb-binary.json");

@@ -311,7 +311,88 @@ impl fmt::Display for EventError {
     }
 }
 
+impl EventError {
+    /// The line lamina logs for this error: the path, the kind of mismatch and the expected
+    /// type, never a value from the event (the caller's error document keeps serde's message).
+    pub(crate) fn without_values(&self) -> String {
+        let (line, column) = (self.source.line(), self.source.column());
+        if self.is_syntax() {
+            format!(
+                "the event is not valid JSON ({}, line {line}, column {column})",
+                json_error_without_values(&self.source)
+            )
+        } else {
+            format!(
+                "the event does not match `{}` at `{}`: {} (line {line}, column {column})",
+                self.target,
+                self.path,
+                json_error_without_values(&self.source)
+            )
+        }
+    }
+}
+
 impl std::error::Error for EventError {}
+
+/// `serde_json`'s message for `err` with every value it quotes from the payload taken out:
+/// `invalid type: string "4111…", expected u32` becomes `invalid type: string, expected u32`.
+///
+/// `serde_json`'s own syntax messages quote nothing. Of the data errors, serde's standard shapes
+/// are kept with their values cut out; a message of another shape, which a type's own
+/// `Deserialize` impl wrote and may quote anything, is withheld.
+pub(crate) fn json_error_without_values(err: &serde_json::Error) -> std::borrow::Cow<'static, str> {
+    let full = err.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(at) if err.line() > 0 => &full[..at],
+        _ => &full[..],
+    };
+    if !err.is_data() {
+        return message.to_owned().into();
+    }
+    // What serde writes: "invalid type: string \"x\", expected u32",
+    // "unknown variant `x`, expected one of …", "unknown field `x`, expected …".
+    let value_then_expected = [
+        "invalid type: ",
+        "invalid value: ",
+        "unknown variant ",
+        "unknown field ",
+    ];
+    for prefix in value_then_expected {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(expected_at) = rest.rfind(", expected ") else {
+            break;
+        };
+        // `string "x"` keeps `string`; `integer `5`` keeps `integer`; a variant or field name
+        // is all value.
+        let kind = rest[..expected_at]
+            .split(['"', '`'])
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        let head = prefix.trim_end_matches([' ', ':']);
+        let expected = &rest[expected_at + 2..];
+        return if kind.is_empty() {
+            format!("{head}, {expected}").into()
+        } else {
+            format!("{head}: {kind}, {expected}").into()
+        };
+    }
+    // Names from the type, or counts, never values.
+    let safe = [
+        "missing field ",
+        "duplicate field ",
+        "invalid length ",
+        "data did not match any variant",
+    ];
+    if safe.iter().any(|prefix| message.starts_with(prefix)) {
+        return message.to_owned().into();
+    }
+    "the type's `Deserialize` impl refused it (its message is left out of the logs, as it may \
+     quote the event)"
+        .into()
+}
 
 /// The handler's response could not be encoded as JSON.
 #[derive(Debug)]
@@ -540,6 +621,99 @@ impl std::error::Error for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decodes `json` as `T` and returns serde's message with its values cut out.
+    fn without_values<T: serde::de::DeserializeOwned + std::fmt::Debug>(json: &str) -> String {
+        json_error_without_values(&serde_json::from_str::<T>(json).unwrap_err()).into_owned()
+    }
+
+    /// Issue 12, item 4: `Runtime.InvalidEvent` log lines quoted the event's values.
+    #[test]
+    fn event_values_never_reach_the_log_text() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Payment {
+            card: u64,
+            kind: Kind,
+            #[serde(default)]
+            items: [u8; 2],
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        enum Kind {
+            Visa,
+            Amex,
+        }
+        let cases = [
+            (
+                r#"{"card":"4111111111111111"}"#,
+                "invalid type: string, expected u64",
+            ),
+            (r#"{"card":-4111}"#, "invalid value: integer, expected u64"),
+            (
+                r#"{"card":4111.5}"#,
+                "invalid type: floating point, expected u64",
+            ),
+            (
+                r#"{"card":1,"kind":"4111111111111111"}"#,
+                "unknown variant, expected `Visa` or `Amex`",
+            ),
+            (r#"{"card":1}"#, "missing field `kind`"),
+            (
+                r#"{"card":1,"kind":"Visa","items":[4111]}"#,
+                "invalid value: integer, expected u8",
+            ),
+            (r#"{"card":1,"card":2}"#, "duplicate field `card`"),
+            (r#"{"card":"#, "EOF while parsing a value"),
+        ];
+        for (json, expected) in cases {
+            let text = without_values::<Payment>(json);
+            assert_eq!(text, expected, "{json}");
+            assert!(!text.contains("4111"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_custom_deserialize_message_is_withheld_from_the_log_text() {
+        #[derive(Debug)]
+        struct Secretive;
+        impl<'de> serde::Deserialize<'de> for Secretive {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                Err(serde::de::Error::custom(format!("card {text} is blocked")))
+            }
+        }
+        let text = without_values::<Secretive>(r#""4111111111111111""#);
+        assert!(
+            text.starts_with("the type's `Deserialize` impl refused it"),
+            "{text}"
+        );
+        assert!(!text.contains("4111"));
+    }
+
+    #[test]
+    fn an_event_errors_log_text_names_path_and_expected_type_only() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Order {
+            qty: u32,
+        }
+        let Err(Error::InvalidEvent(err)) =
+            crate::handler::decode::<Order>(br#"{"qty":"secret-4111"}"#)
+        else {
+            panic!("not an event error");
+        };
+        assert_eq!(
+            err.without_values(),
+            "the event does not match `Order` at `qty`: invalid type: string, expected u32 \
+             (line 1, column 20)"
+        );
+        assert!(
+            err.to_string().contains("secret-4111"),
+            "the caller's document keeps it"
+        );
+    }
 
     #[derive(Debug)]
     struct OrderMissing;

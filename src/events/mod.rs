@@ -97,9 +97,13 @@ impl fmt::Display for PayloadError {
         } else {
             write!(
                 f,
-                "the {} does not match `{}` at `{}` (line {line}, column {column}); \
+                "the {} does not match `{}` at `{}`: {} (line {line}, column {column}); \
                  make `{}` and the producer agree on the shape",
-                self.payload, self.target, self.path, self.target
+                self.payload,
+                self.target,
+                self.path,
+                crate::error::json_error_without_values(&self.source),
+                self.target
             )
         }
     }
@@ -148,8 +152,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the message body does not match `Order` at `qty` (line 1, column 30); \
-             make `Order` and the producer agree on the shape"
+            "the message body does not match `Order` at `qty`: invalid type: string, expected \
+             u32 (line 1, column 30); make `Order` and the producer agree on the shape"
         );
         assert!(err.json_error().to_string().contains("many"));
         let err = decode_json::<Order>("record data", b"not json").unwrap_err();

@@ -24,6 +24,9 @@ use config::FunctionConfig;
 use endpoint::Endpoint;
 use trace_env::TraceEnv;
 
+/// [`Error::InvalidEvent`]'s `errorType`, which is also how it arrives from a handler library.
+const EVENT_ERROR_TYPE: &str = "Runtime.InvalidEvent";
+
 /// How long to wait before asking again after `/next` said there is nothing (`204`).
 const NOTHING_PAUSE: Duration = Duration::from_millis(10);
 
@@ -153,11 +156,21 @@ fn finish(
             api.respond(request_id, body)?
         }
         Err(err) => {
-            tracing::error!(
-                error_type = err.error_type(),
-                "invocation failed: {}",
-                err.message()
-            );
+            if err.error_type() == EVENT_ERROR_TYPE {
+                // The handler's side logged where and why, without the event's values; serde's
+                // message, which quotes them, goes only to the caller that sent them.
+                tracing::error!(
+                    error_type = EVENT_ERROR_TYPE,
+                    "invocation failed: the event did not decode (the error document sent to \
+                     the caller has serde's full message)"
+                );
+            } else {
+                tracing::error!(
+                    error_type = err.error_type(),
+                    "invocation failed: {}",
+                    err.message()
+                );
+            }
             // Lambda may freeze the process once the outcome is posted.
             logging::flush();
             api.fail(request_id, err, trace_header)?

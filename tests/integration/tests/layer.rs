@@ -154,6 +154,43 @@ fn echo_answers_responses_errors_and_bad_events_alike() {
     assert_eq!(outcomes[4].response(), b"null");
 }
 
+/// Issue 12, item 4: serde's message quotes the event's values, and the loop logged it at ERROR.
+/// The caller still gets it in the error document; the logs get the path and the expected type.
+#[test]
+fn invalid_event_values_never_reach_the_logs() {
+    let secret = "4111111111111111";
+    let event = Event::json(format!(
+        r#"{{"id":"o1","items":[{{"sku":"a","qty":"{secret}"}}]}}"#
+    ));
+    for mode in [Mode::Bin, Mode::Layer] {
+        let run = run(
+            mode,
+            "stateful",
+            &[("STATE_LABEL", "eu")],
+            &[("v-1", event.clone())],
+        );
+        let (error_type, message) = error_of(&run.outcomes[0]);
+        assert_eq!(error_type, "Runtime.InvalidEvent");
+        assert!(
+            message.contains(secret),
+            "{mode:?}: the caller's document: {message}"
+        );
+        assert!(
+            !run.output.contains(secret),
+            "{mode:?}: the event's value was logged:\n{}",
+            run.output
+        );
+        assert!(
+            run.output.contains(
+                "the event does not match `Order` at `items[0].qty`: invalid type: string, \
+                 expected u32"
+            ),
+            "{mode:?}: the log names the path and the expected type:\n{}",
+            run.output
+        );
+    }
+}
+
 #[test]
 fn state_is_built_once_and_shared_by_every_invocation() {
     let order = |id: &str| {

@@ -74,7 +74,7 @@ pub fn run(subject: &Subject, count: usize) -> bool {
                 *tally.entry("response".into()).or_default() += 1;
             }
             (Some(Outcome::Error(posted)), Expect::Error(kind))
-                if posted.error_type_header.as_deref() == Some(*kind) =>
+                if posted.document["errorType"].as_str() == Some(*kind) =>
             {
                 *tally.entry((*kind).into()).or_default() += 1;
             }

@@ -10,6 +10,7 @@
 //! A 5xx is the documented "container error: non-recoverable state, the runtime should exit
 //! promptly".
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,9 +131,10 @@ impl RuntimeApi {
         error: &Error,
         xray_cause: Option<&str>,
     ) -> Result<Delivery, ApiError> {
-        let error_type = header_safe(error.error_type());
+        // The document keeps lamina's `errorType` for the caller; the header is for the platform.
+        let error_type = platform_error_type(error.error_type());
         self.diagnostic.clear();
-        write_diagnostic(&error_type, &error.message(), &mut self.diagnostic);
+        write_diagnostic(error.error_type(), &error.message(), &mut self.diagnostic);
         let with_cause;
         let headers: &[(&str, &str)] = match xray_cause {
             Some(cause) => {
@@ -207,19 +209,50 @@ fn push_path_segment(path: &mut String, segment: &str) {
     }
 }
 
-/// An error type fit for an HTTP header: visible ASCII only, everything else replaced by `_`.
-fn header_safe(error_type: &str) -> std::borrow::Cow<'_, str> {
-    if error_type.bytes().all(|b| b.is_ascii_graphic()) && !error_type.is_empty() {
-        std::borrow::Cow::Borrowed(error_type)
-    } else if error_type.is_empty() {
-        std::borrow::Cow::Borrowed("Handler.Error")
-    } else {
-        error_type
-            .chars()
-            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-            .collect::<String>()
-            .into()
+/// The `Lambda-Runtime-Function-Error-Type` value for `error_type`: one Lambda's runtime agent
+/// keeps.
+///
+/// The agent records the header only if it matches `(Runtime|Function)\.[A-Z][a-zA-Z]+`
+/// (`fatalerror.go` in AWS's Runtime Interface Emulator, the same code) and anything else as
+/// `Runtime.Unknown`, so `Handler.VarError` would reach the platform's records as nothing. A
+/// type that fits is sent as it is; any other becomes `Function.` and its words run together
+/// (`Handler.VarError` → `Function.VarError`, `Batch.MissingItemIdentifier` →
+/// `Function.BatchMissingItemIdentifier`, `order_not_found` → `Function.OrderNotFound`). The
+/// error document's `errorType`, which the caller sees, is not changed.
+fn platform_error_type(error_type: &str) -> Cow<'_, str> {
+    if fits_platform(error_type) {
+        return Cow::Borrowed(error_type);
     }
+    let name = ["Handler.", "Init."]
+        .iter()
+        .find_map(|prefix| error_type.strip_prefix(prefix))
+        .unwrap_or(error_type);
+    let mut header = String::from("Function.");
+    for word in name.split(|c: char| !c.is_ascii_alphabetic()) {
+        let mut letters = word.chars();
+        if let Some(first) = letters.next() {
+            header.push(first.to_ascii_uppercase());
+            header.extend(letters);
+        }
+    }
+    if fits_platform(&header) {
+        Cow::Owned(header)
+    } else {
+        Cow::Borrowed("Function.Error")
+    }
+}
+
+/// `(Runtime|Function)\.[A-Z][a-zA-Z]+`, whole.
+fn fits_platform(error_type: &str) -> bool {
+    let Some(name) = error_type
+        .strip_prefix("Runtime.")
+        .or_else(|| error_type.strip_prefix("Function."))
+    else {
+        return false;
+    };
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 #[cfg(test)]
@@ -236,12 +269,39 @@ mod tests {
         assert_eq!(path, "..%2Fx%20y%0D%0AHost%3A%20evil");
     }
 
+    /// Issue 12, item 9: `Handler.*` and `Init.*` header values were recorded by Lambda as
+    /// `Runtime.Unknown`.
     #[test]
-    fn error_types_are_made_header_safe() {
-        assert_eq!(header_safe("Handler.Oops"), "Handler.Oops");
-        assert_eq!(header_safe("Bad Type\r\nX: y"), "Bad_Type__X:_y");
-        assert_eq!(header_safe("naïve"), "na_ve");
-        assert_eq!(header_safe(""), "Handler.Error");
+    fn error_type_headers_are_ones_the_platform_keeps() {
+        let cases = [
+            ("Runtime.InvalidEvent", "Runtime.InvalidEvent"),
+            ("Runtime.HandlerPanic", "Runtime.HandlerPanic"),
+            (
+                "Function.ResponseSizeTooLarge",
+                "Function.ResponseSizeTooLarge",
+            ),
+            ("Handler.VarError", "Function.VarError"),
+            ("Init.VarError", "Function.VarError"),
+            ("OrderNotFound", "Function.OrderNotFound"),
+            (
+                "Batch.MissingItemIdentifier",
+                "Function.BatchMissingItemIdentifier",
+            ),
+            ("order_not_found", "Function.OrderNotFound"),
+            ("Runtime.Bad_Name", "Function.RuntimeBadName"),
+            ("Handler.Http2Error", "Function.HttpError"),
+            ("Bad Type\r\nX: y", "Function.BadTypeXY"),
+            ("naïve", "Function.NaVe"),
+            ("Runtime.X", "Function.RuntimeX"),
+            ("", "Function.Error"),
+            ("42", "Function.Error"),
+            ("x", "Function.Error"),
+        ];
+        for (error_type, header) in cases {
+            let sent = platform_error_type(error_type);
+            assert_eq!(sent, header, "{error_type:?}");
+            assert!(fits_platform(&sent), "{sent}");
+        }
     }
 
     #[test]

@@ -137,6 +137,11 @@ impl Outcome {
 pub struct Posted {
     /// The `Lambda-Runtime-Function-Error-Type` header.
     pub error_type_header: Option<String>,
+    /// The error type Lambda's runtime agent records from that header: the header when it
+    /// matches `(Runtime|Function)\.[A-Z][a-zA-Z]+`, else `Function.Unknown` for a `Function.`
+    /// prefix and `Runtime.Unknown` for anything else (`fatalerror.go` in AWS's Runtime
+    /// Interface Emulator).
+    pub platform_error_type: String,
     /// The body, parsed as JSON (`Null` when it was not JSON).
     pub document: serde_json::Value,
 }
@@ -616,11 +621,28 @@ fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Resu
 }
 
 fn posted(request: &Request) -> Posted {
+    let header = request.header("lambda-runtime-function-error-type");
     Posted {
-        error_type_header: request
-            .header("lambda-runtime-function-error-type")
-            .map(str::to_owned),
+        error_type_header: header.map(str::to_owned),
+        platform_error_type: platform_error_type(header.unwrap_or_default()),
         document: serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// What Lambda's runtime agent records for a `Lambda-Runtime-Function-Error-Type` value.
+fn platform_error_type(header: &str) -> String {
+    let (prefix, name) = match header.split_once('.') {
+        Some(("Function", name)) => ("Function", name),
+        Some(("Runtime", name)) => ("Runtime", name),
+        _ => ("Runtime", ""),
+    };
+    let valid = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphabetic());
+    if valid {
+        header.to_owned()
+    } else {
+        format!("{prefix}.Unknown")
     }
 }
 

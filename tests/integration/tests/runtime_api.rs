@@ -129,7 +129,8 @@ fn a_handler_error_posts_its_type_and_message() {
     assert_eq!(
         outcome.error(),
         &Posted {
-            error_type_header: Some("Handler.Requested".into()),
+            error_type_header: Some("Function.Requested".into()),
+            platform_error_type: "Function.Requested".into(),
             document: json!({"errorType": "Handler.Requested", "errorMessage": "order 42 does not exist"}),
         }
     );
@@ -199,7 +200,8 @@ fn an_init_error_is_posted_before_any_next_and_the_process_exits() {
     assert_eq!(
         posted,
         Posted {
-            error_type_header: Some("Init.VarError".into()),
+            error_type_header: Some("Function.VarError".into()),
+            platform_error_type: "Function.VarError".into(),
             document: json!({"errorType": "Init.VarError", "errorMessage": "environment variable not found"}),
         }
     );

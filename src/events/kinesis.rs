@@ -117,7 +117,12 @@ impl<'de> Deserialize<'de> for Record {
         match serde_path_to_error::deserialize::<_, KinesisEventRecord>(&raw) {
             Ok(record) => Ok(Record::Decoded(record)),
             Err(err) => {
-                let reason = format!("at `{}`: {}", err.path(), err.inner());
+                // Logged by the batch helper: serde's message may quote the record's data.
+                let reason = format!(
+                    "at `{}`: {}",
+                    err.path(),
+                    crate::error::json_error_without_values(err.inner())
+                );
                 let sequence_number = raw
                     .pointer("/kinesis/sequenceNumber")
                     .and_then(serde_json::Value::as_str)
@@ -438,6 +443,12 @@ mod tests {
             bad.reason().starts_with("at `kinesis.data`: "),
             "{}",
             bad.reason()
+        );
+        // base64's own message names the offending byte of the data: withheld.
+        assert_eq!(
+            bad.reason(),
+            "at `kinesis.data`: the type's `Deserialize` impl refused it (its message is left out \
+             of the logs, as it may quote the event)"
         );
         assert_eq!(bad.raw()["kinesis"]["data"], "not base64!!");
     }

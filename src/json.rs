@@ -19,9 +19,9 @@
 //!   `123456789012345678901234567890`) where `sonic-rs` hands serde a rounded `f64`. That feature
 //!   is detected once per process, and where it is on `serde_json` alone decodes and encodes.
 //! - `sonic-rs` reads every negative zero (`-0`, `-0.0`, `-0e7`) as `0.0`; `serde_json` keeps the
-//!   sign. A text that could hold one (`-0` not followed by a digit, nor by `.` and a non-zero
-//!   digit) is read by `serde_json`. Dates and ids (`2026-01-05`) never match, so a typical event
-//!   pays only the SIMD search for `-0`.
+//!   sign. A text that could hold one (`-0` followed by what may end a number, or by `.` and
+//!   zeros) is read by `serde_json`. Dates and ids (`2026-01-05`, `…-0a3f…`) do not match, so a
+//!   typical event pays only the SIMD search for `-0`.
 //! - `serde_json` rounds a decimal with more than about 17 significant digits, or near the ends
 //!   of `f64`'s range, to a neighbour of the nearest `f64` unless its `float_roundtrip` feature
 //!   is on; `sonic-rs` always rounds to the nearest. The `simd-json` feature turns
@@ -76,10 +76,12 @@ fn may_hold_negative_zero(bytes: &[u8]) -> bool {
     memchr::memmem::find_iter(bytes, b"-0").any(|at| {
         let mut rest = bytes[at + 2..].iter().copied();
         match rest.next() {
-            // `-01` is not JSON, and `-0.5` is not zero.
-            Some(b'0'..=b'9') => false,
+            // `-0.5` is not zero.
             Some(b'.') => !matches!(rest.find(|&b| b != b'0'), Some(b'1'..=b'9')),
-            _ => true,
+            // What may follow a number's last digit (or its exponent).
+            None | Some(b'e' | b'E' | b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => true,
+            // `-01` is not JSON, and `-0a3f` is part of an id in a string.
+            Some(_) => false,
         }
     })
 }

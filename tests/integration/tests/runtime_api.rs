@@ -575,6 +575,39 @@ mod panic_abort {
     }
 
     #[test]
+    fn a_second_panic_while_the_first_is_reported_does_not_lose_the_report() {
+        use std::os::unix::process::ExitStatusExt;
+        let echo = abort_build("echo");
+        let api = Emulator::start();
+        // The report's first four connections are dropped: it is still being retried (for some
+        // 150 ms) when the other thread panics, 20 ms after the handler.
+        for _ in 0..4 {
+            api.inject(Route::Error, Fault::DropBeforeAnswer);
+        }
+        let mut function = Function::start(&echo, &api, &[]);
+        let id = api.enqueue(Event::json(r#"{"panic_twice":"the first panic"}"#));
+        let posted = api.wait_outcome(&id, WAIT).unwrap_or_else(|| {
+            panic!(
+                "the first panic's report was lost; output:\n{}",
+                function.output()
+            )
+        });
+        let message = posted.error().document["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("handler panicked: the first panic at "),
+            "{message}"
+        );
+        let status = function.expect_exit();
+        assert_eq!(status.signal(), Some(6), "SIGABRT");
+        assert_eq!(api.outcomes(&id).len(), 1, "reported once");
+        assert!(
+            function.output().contains("the second panic"),
+            "{}",
+            function.output()
+        );
+    }
+
+    #[test]
     fn an_init_panic_is_reported_before_the_process_aborts() {
         let stateful = abort_build("stateful");
         let api = Emulator::start();

@@ -580,7 +580,7 @@ mod panic_abort {
         let echo = abort_build("echo");
         let api = Emulator::start();
         // The report's first four connections are dropped: it is still being retried (for some
-        // 150 ms) when the other thread panics, 20 ms after the handler.
+        // 150 ms) when the other thread panics, 50 ms after the handler.
         for _ in 0..4 {
             api.inject(Route::Error, Fault::DropBeforeAnswer);
         }

@@ -1,5 +1,5 @@
 //! Echoes the event; `{"fail": "..."}` fails with that message, `{"panic": "..."}` panics,
-//! `{"panic_twice": "..."}` panics and has another thread panic 20 ms later, `{"bytes": N}`
+//! `{"panic_twice": "..."}` panics and has another thread panic 50 ms later, `{"bytes": N}`
 //! answers with a string of N bytes.
 
 use std::time::Duration;
@@ -17,7 +17,7 @@ async fn echo(event: Value, _ctx: Context) -> Result<Value, Error> {
     }
     if let Some(message) = event.get("panic_twice").and_then(Value::as_str) {
         std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
             panic!("the second panic");
         });
         panic!("{message}");

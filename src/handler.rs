@@ -50,16 +50,52 @@ impl<R: Serialize, E: Into<Error>> Outcome for Result<R, E> {
     }
 }
 
+/// The tokio runtime a handler runs on, which never waits for its tasks when dropped.
+///
+/// It is dropped only on the way out: after an init error (before that error is posted), on a
+/// Runtime API failure, when a local invocation ends. A plain `Runtime` would wait there, without
+/// limit, for every `spawn_blocking` task still running (a model still loading, say), so the
+/// init error would reach Lambda only when the task ended, or never (Lambda then reports an init
+/// timeout instead). The process is about to end, which stops those tasks anyway.
+pub(crate) struct TaskRuntime(Option<tokio::runtime::Runtime>);
+
+impl TaskRuntime {
+    /// A current-thread runtime with I/O and timers.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(TaskRuntime(Some(runtime)))
+    }
+
+    /// Runs `future` to completion on this thread.
+    pub(crate) fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        match &self.0 {
+            Some(runtime) => runtime.block_on(future),
+            // Only `drop` takes the runtime out.
+            None => unreachable!("the runtime is used after it was dropped"),
+        }
+    }
+}
+
+impl Drop for TaskRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// The user's `async fn(E, Context, &S)`, run on a tokio runtime built in the INIT phase.
 pub(crate) struct TypedHandler<S: 'static, F, E> {
-    runtime: tokio::runtime::Runtime,
+    runtime: TaskRuntime,
     state: &'static S,
     handler: F,
     event: PhantomData<fn(E)>,
 }
 
 impl<S: 'static, F, E> TypedHandler<S, F, E> {
-    pub(crate) fn new(runtime: tokio::runtime::Runtime, state: &'static S, handler: F) -> Self {
+    pub(crate) fn new(runtime: TaskRuntime, state: &'static S, handler: F) -> Self {
         TypedHandler {
             runtime,
             state,

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{Outcome, TypedHandler};
+use crate::handler::{Outcome, TaskRuntime, TypedHandler};
 
 pub use crate::handler::Handler;
 
@@ -134,10 +134,9 @@ where
     Fut: Future,
     Fut::Output: Outcome,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
+    // On an init error or panic the runtime is dropped here, before the error is posted: it
+    // must not wait for the blocking tasks `init` started (see `TaskRuntime`).
+    let runtime = TaskRuntime::new().map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
     let state = runtime.block_on(init())?;
     let state: &'static S = Box::leak(Box::new(state));
     Ok(TypedHandler::new(runtime, state, handler))

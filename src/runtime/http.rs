@@ -36,11 +36,30 @@ const RETRY_DELAYS: [Duration; 4] = [
 /// Byte ranges of one header's name and value inside the response head.
 type Span = (usize, usize, usize, usize);
 
+/// What the client speaks HTTP over: a TCP connection to the Runtime API, or a scripted stream
+/// in the tests.
+pub(crate) trait Transport: Read + Write + Sized {
+    /// Opens a connection to `endpoint` whose reads and writes give up after `timeout`.
+    fn open(endpoint: &Endpoint, timeout: Option<Duration>) -> io::Result<Self>;
+}
+
+impl Transport for TcpStream {
+    fn open(endpoint: &Endpoint, timeout: Option<Duration>) -> io::Result<Self> {
+        let stream = TcpStream::connect(&endpoint.addrs[..])?;
+        // A request is written whole and then waited on: Nagle's algorithm would only hold the
+        // tail back for the peer's delayed ACK.
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(timeout)?;
+        stream.set_write_timeout(timeout)?;
+        Ok(stream)
+    }
+}
+
 /// One connection's worth of HTTP/1.1 state, reused across requests.
-pub(crate) struct HttpClient {
+pub(crate) struct HttpClient<T = TcpStream> {
     endpoint: Endpoint,
     timeout: Option<Duration>,
-    stream: Option<TcpStream>,
+    stream: Option<T>,
     /// Bytes read from the socket and not yet consumed: `read_buf[read_pos..read_len]`.
     read_buf: Vec<u8>,
     read_pos: usize,
@@ -73,7 +92,7 @@ impl<'a> Response<'a> {
     }
 }
 
-impl HttpClient {
+impl<T: Transport> HttpClient<T> {
     /// A client that connects on its first request. `timeout` bounds each read and write; `None`
     /// waits forever, as a `/next` long-poll must.
     pub(crate) fn new(endpoint: Endpoint, timeout: Option<Duration>) -> Self {
@@ -153,14 +172,13 @@ impl HttpClient {
         Ok(())
     }
 
-    fn connect(&self) -> io::Result<TcpStream> {
-        let stream = TcpStream::connect(&self.endpoint.addrs[..])?;
-        // A request is written whole and then waited on: Nagle's algorithm would only hold the
-        // tail back for the peer's delayed ACK.
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(self.timeout)?;
-        stream.set_write_timeout(self.timeout)?;
-        Ok(stream)
+    fn connect(&self) -> io::Result<T> {
+        loop {
+            match T::open(&self.endpoint, self.timeout) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                opened => return opened,
+            }
+        }
     }
 
     fn write_request(
@@ -309,7 +327,7 @@ impl HttpClient {
             }
         }
         let stream = self.stream.as_mut().expect("connected before reading");
-        let n = stream.read(&mut self.read_buf[self.read_len..])?;
+        let n = read_some(stream, &mut self.read_buf[self.read_len..])?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -353,8 +371,13 @@ impl HttpClient {
                 while !self.read_line()?.is_empty() {}
                 return Ok(());
             }
-            if self.body.len() + size > MAX_BODY {
-                return Err(invalid("the chunked response body exceeds the size limit"));
+            // The size comes from the peer: up to `usize::MAX`, so no addition before the check.
+            // `body` never holds more than `MAX_BODY`.
+            if size > MAX_BODY - self.body.len() {
+                return Err(invalid(&format!(
+                    "a chunk of {size} bytes takes the chunked response body past the \
+                     {MAX_BODY}-byte limit"
+                )));
             }
             let start = self.body.len();
             self.read_exact_body(size)?;
@@ -396,10 +419,26 @@ impl HttpClient {
     }
 }
 
-fn write_all_vectored(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+/// One `read`, repeated when a signal interrupts it (`EINTR`): a signal handler installed
+/// without `SA_RESTART`, or any signal while the socket has a timeout, interrupts the long
+/// `/next` wait, and that is no reason to end the process.
+fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
+}
+
+fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::Result<()> {
     let (mut head, mut body) = (head, body);
     while !head.is_empty() {
-        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+        let n = match stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            // `write_all` below retries an interrupted write by itself; this loop must too.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            written => written?,
+        };
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -487,7 +526,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n".to_vec(),
             b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_vec(),
         ]);
-        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
         let r = client.request("GET", "/a", &[], b"").unwrap();
         assert_eq!((r.status, r.body), (200, &b"hello"[..]));
         assert_eq!(r.headers().nth(1), Some(("X-A", &b"1"[..])));
@@ -512,7 +551,7 @@ mod tests {
     #[test]
     fn garbage_is_invalid_data_and_not_retried() {
         let (endpoint, server) = serve(vec![b"SMTP ready\r\n\r\n".to_vec()]);
-        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
         let err = client.request("GET", "/a", &[], b"").err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         server.join().unwrap();
@@ -525,10 +564,150 @@ mod tests {
             MAX_BODY + 1
         );
         let (endpoint, server) = serve(vec![reply.into_bytes()]);
-        let mut client = HttpClient::new(endpoint, Some(Duration::from_secs(5)));
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
         let err = client.request("GET", "/a", &[], b"").err().unwrap();
         assert!(err.to_string().contains("exceeds"), "{err}");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_huge_chunk_size_is_a_protocol_error_not_an_overflow() {
+        // 2^64 - 1: `body.len() + size` overflowed, and in a release build the wrapped sum
+        // passed the limit check and the reservation that followed aborted the process.
+        let (endpoint, server) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n"
+                .to_vec(),
+        ]);
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
+        let err = client.request("GET", "/a", &[], b"").err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "a chunk of {} bytes takes the chunked response body past the {MAX_BODY}-byte limit",
+                usize::MAX
+            )
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_chunk_past_the_body_limit_is_refused_before_it_is_read() {
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n{:x}\r\n",
+            MAX_BODY - 1
+        );
+        let (endpoint, server) = serve(vec![reply.into_bytes()]);
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
+        let err = client.request("GET", "/a", &[], b"").err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("past the"), "{err}");
+        assert!(
+            client.body.capacity() < MAX_BODY,
+            "nothing was reserved for the refused chunk"
+        );
+        server.join().unwrap();
+    }
+
+    /// A connection on which a signal interrupts (`EINTR`) every other `read` and `write`:
+    /// replies come out a few bytes at a time, with an interruption before each piece.
+    struct Interrupted {
+        reply: Vec<u8>,
+        read: usize,
+        interrupt_read: bool,
+        interrupt_write: bool,
+    }
+
+    thread_local! {
+        /// What the next `Interrupted::open` connects to, and how many times a signal
+        /// interrupts the connect first.
+        static SCRIPT: std::cell::RefCell<(Vec<u8>, u32)> = const {
+            std::cell::RefCell::new((Vec::new(), 0))
+        };
+        /// What the last connection was sent.
+        static SENT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    impl Transport for Interrupted {
+        fn open(_: &Endpoint, _: Option<Duration>) -> io::Result<Self> {
+            SCRIPT.with(|script| {
+                let mut script = script.borrow_mut();
+                if script.1 > 0 {
+                    script.1 -= 1;
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                Ok(Interrupted {
+                    reply: std::mem::take(&mut script.0),
+                    read: 0,
+                    interrupt_read: true,
+                    interrupt_write: true,
+                })
+            })
+        }
+    }
+
+    impl Read for Interrupted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt_read = !self.interrupt_read;
+            if !self.interrupt_read {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(5).min(self.reply.len() - self.read);
+            buf[..n].copy_from_slice(&self.reply[self.read..self.read + n]);
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Interrupted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.interrupt_write = !self.interrupt_write;
+            if !self.interrupt_write {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(1000);
+            SENT.with(|sent| sent.borrow_mut().extend_from_slice(&buf[..n]));
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_signal_interrupting_connect_read_or_write_is_retried_not_fatal() {
+        let big_body = vec![b'x'; COPY_BODY_LIMIT + 1];
+        let mut reply =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec();
+        reply.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n");
+        reply.extend_from_slice(&[b'y'; 6000]);
+        SCRIPT.with(|script| *script.borrow_mut() = (reply, 2));
+        let endpoint = Endpoint::parse("127.0.0.1:9001").unwrap();
+        let mut client = HttpClient::<Interrupted>::new(endpoint, None);
+
+        let r = client.request("GET", "/next", &[], b"").unwrap();
+        assert_eq!((r.status, r.body), (200, &b"abc"[..]));
+        // A body past `COPY_BODY_LIMIT` goes out with a vectored write.
+        let r = client.request("POST", "/big", &[], &big_body).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 6000));
+
+        let sent = SENT.with(|sent| sent.borrow().clone());
+        let second = sent
+            .windows(10)
+            .position(|w| w == b"POST /big ")
+            .expect("the second request was sent");
+        assert!(sent[..second].starts_with(b"GET /next HTTP/1.1\r\n"));
+        assert!(sent.ends_with(&big_body), "the body went out whole");
+        assert_eq!(
+            sent.len() - second,
+            format!(
+                "POST /big HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {}\r\n\r\n",
+                big_body.len()
+            )
+            .len()
+                + big_body.len()
+        );
     }
 
     #[test]

@@ -6,12 +6,16 @@
 //! returning to let the process abort. Without that the caller would wait for the function's
 //! timeout. This is the one piece of per-invocation state on a global: a panic hook has no other
 //! way to learn which invocation it interrupts.
+//!
+//! Only the first panic is reported. A thread that panics while another's report is being posted
+//! waits for it (bounded) instead of returning to abort the process under that report.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, PanicHookInfo};
-use std::sync::{Mutex, Once};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, Once, TryLockError};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, PanicError};
 use crate::logging;
@@ -20,11 +24,25 @@ use crate::runtime::endpoint::Endpoint;
 
 /// How long the dying process waits for the Runtime API to take its report.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a panicking thread waits for another thread's report to be posted. That report
+/// usually takes a millisecond; this bounds the rare one that meets a slow or dropped connection
+/// (each read and write has `REPORT_TIMEOUT`, and a failed connection is retried).
+const REPORT_WAIT: Duration = Duration::from_secs(10);
 
 thread_local! {
-    /// The message and location of the latest panic on this thread, kept by the hook for the
-    /// `catch_unwind` that will see only the payload.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The latest panic on this thread, kept by the hook for the `catch_unwind` that will see
+    /// only the payload.
+    static LAST_PANIC: RefCell<Option<LastPanic>> = const { RefCell::new(None) };
+    /// Whether this thread holds `IN_FLIGHT`: its panic hook must not wait for the lock.
+    static HOLDS_IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What the hook saw of a panic: its message and location.
+struct LastPanic {
+    /// The payload's text, then ` at file:line:column`.
+    described: String,
+    /// How much of `described` is the payload's text: what ties it to the payload `catch` gets.
+    text_len: usize,
 }
 
 /// What the hook reports under `panic = "abort"`.
@@ -45,6 +63,38 @@ enum Phase {
     Idle,
     Init,
     Invocation,
+    /// A panic was reported (or its report failed): the process is ending, and a later panic
+    /// must not post a second outcome.
+    Reported,
+}
+
+/// `IN_FLIGHT`, locked by this thread.
+struct Held(MutexGuard<'static, InFlight>);
+
+impl Held {
+    fn new(guard: MutexGuard<'static, InFlight>) -> Self {
+        HOLDS_IN_FLIGHT.set(true);
+        Held(guard)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HOLDS_IN_FLIGHT.set(false);
+    }
+}
+
+impl Deref for Held {
+    type Target = InFlight;
+    fn deref(&self) -> &InFlight {
+        &self.0
+    }
+}
+
+impl DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut InFlight {
+        &mut self.0
+    }
 }
 
 /// Installs lamina's panic hook once, in front of the existing one (which still prints).
@@ -53,8 +103,14 @@ pub(crate) fn install_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            let text_len = payload_text(info.payload()).len();
             let message = describe(info);
-            LAST_PANIC.with(|last| *last.borrow_mut() = Some(message.clone()));
+            LAST_PANIC.with(|last| {
+                *last.borrow_mut() = Some(LastPanic {
+                    described: message.clone(),
+                    text_len,
+                });
+            });
             previous(info);
             if cfg!(panic = "abort") {
                 // The invocation's lines first: they go out before its error is posted, and
@@ -68,13 +124,20 @@ pub(crate) fn install_hook() {
 }
 
 /// Runs `f`, turning a panic into [`Error::Panic`].
+///
+/// The hook's message is used only if it is about the payload caught here: `resume_unwind`
+/// does not run the hook, so after a panic that user code caught, the hook's message is stale.
 pub(crate) fn catch<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    // A panic caught (and kept quiet) before this call must not name one inside it.
+    LAST_PANIC.with(|last| last.borrow_mut().take());
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => {
+            let text = payload_text(&*payload);
             let message = LAST_PANIC
                 .with(|last| last.borrow_mut().take())
-                .unwrap_or_else(|| payload_text(&*payload).to_owned());
+                .filter(|last| last.described.get(..last.text_len) == Some(text))
+                .map_or_else(|| text.to_owned(), |last| last.described);
             Err(Error::Panic(PanicError::new(message)))
         }
     }
@@ -106,29 +169,65 @@ pub(crate) fn leave() {
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, InFlight> {
-    IN_FLIGHT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock() -> Held {
+    Held::new(
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    )
+}
+
+/// Locks `IN_FLIGHT` for a report, waiting up to `REPORT_WAIT` for another thread's report.
+fn lock_for_report() -> Option<Held> {
+    let deadline = Instant::now() + REPORT_WAIT;
+    loop {
+        match IN_FLIGHT.try_lock() {
+            Ok(guard) => return Some(Held::new(guard)),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(Held::new(poisoned.into_inner())),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
+    }
 }
 
 fn report_before_abort(message: String) {
-    // `try_lock`: a panic while the lock is held must not deadlock the dying process.
-    let Ok(in_flight) = IN_FLIGHT.try_lock() else {
+    // A panic on the thread that holds the lock (inside lamina's own bookkeeping) must not
+    // deadlock the dying process; what the lock guards may be half-written anyway. (A panic
+    // inside this very report never gets here: std aborts a panic in a panic hook at once.)
+    if HOLDS_IN_FLIGHT.get() {
+        return;
+    }
+    // Returning would abort the process, and with it a report another thread is posting.
+    let Some(mut in_flight) = lock_for_report() else {
+        tracing::error!("another panic's report is still being posted; the process aborts");
         return;
     };
+    match in_flight.phase {
+        Phase::Idle => return,
+        Phase::Reported => {
+            // The thread whose panic was reported is about to end the process; aborting here
+            // could still cut off its last log lines.
+            drop(in_flight);
+            std::thread::sleep(REPORT_WAIT);
+            return;
+        }
+        Phase::Init | Phase::Invocation => {}
+    }
     let Some(endpoint) = in_flight.endpoint.clone() else {
         return;
     };
+    let phase = std::mem::replace(&mut in_flight.phase, Phase::Reported);
     let mut api = RuntimeApi::with_timeout(endpoint, Some(REPORT_TIMEOUT));
     let mut error = Error::Panic(PanicError::new(message));
-    let outcome = match in_flight.phase {
-        Phase::Idle => return,
+    let outcome = match phase {
         Phase::Init => {
             error = error.into_init_error();
             api.fail_init(&error)
         }
-        Phase::Invocation => {
+        // (`Idle` and `Reported` returned above.)
+        Phase::Invocation | Phase::Idle | Phase::Reported => {
             // The loop keeps the in-flight invocation's trace header there (bin mode).
             let trace_header = std::env::var("_X_AMZN_TRACE_ID").ok();
             api.fail(&in_flight.request_id, &error, trace_header.as_deref())
@@ -175,6 +274,37 @@ mod tests {
         let message = err.message();
         assert!(
             message.starts_with("handler panicked: boom 7 at src/runtime/panic.rs:"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_resume_unwind_after_a_caught_panic_is_not_reported_with_the_stale_message() {
+        install_hook();
+        let err = catch::<()>(|| {
+            let _ = std::panic::catch_unwind(|| panic!("caught and handled"));
+            std::panic::resume_unwind(Box::new("resumed"))
+        })
+        .unwrap_err();
+        assert_eq!(err.message(), "handler panicked: resumed");
+
+        // A panic caught before `catch` runs does not name one inside it either.
+        let _ = std::panic::catch_unwind(|| panic!("resumed"));
+        let err = catch::<()>(|| std::panic::resume_unwind(Box::new("resumed"))).unwrap_err();
+        assert_eq!(err.message(), "handler panicked: resumed");
+    }
+
+    #[test]
+    fn a_panic_resumed_with_its_own_payload_keeps_its_location() {
+        install_hook();
+        let err = catch::<()>(|| {
+            let payload = std::panic::catch_unwind(|| panic!("rethrown")).unwrap_err();
+            std::panic::resume_unwind(payload)
+        })
+        .unwrap_err();
+        let message = err.message();
+        assert!(
+            message.starts_with("handler panicked: rethrown at src/runtime/panic.rs:"),
             "{message}"
         );
     }

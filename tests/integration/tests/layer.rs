@@ -319,6 +319,37 @@ fn a_panic_inside_the_library_is_reported_before_the_abort() {
     assert_eq!(api.outcomes(&id).len(), 1, "reported once");
 }
 
+#[test]
+fn exiting_the_layer_does_not_wait_for_a_blocking_task_of_the_library() {
+    let bound = std::time::Duration::from_secs(10);
+    let library = [("libblocking_task.so", layer_library("blocking_task"))];
+
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(&library);
+    let mut function = sandbox.start(&api, "blocking_task", &[("INIT_FAIL", "1")]);
+    let posted = api.wait_init_error(bound).unwrap_or_else(|| {
+        panic!(
+            "the init error waited for the blocking task; output:\n{}",
+            function.output()
+        )
+    });
+    assert_eq!(posted.document["errorType"], "Init.ModelMissing");
+    assert!(
+        function.wait_exit(bound).is_some(),
+        "the process waited for the blocking task after its init error"
+    );
+
+    let api = Emulator::start();
+    api.inject(Route::Next, Fault::Status(500));
+    let mut function = sandbox.start(&api, "blocking_task", &[]);
+    assert!(api.wait_next_polls(1, WAIT), "{}", function.output());
+    assert!(
+        function.wait_exit(bound).is_some(),
+        "the process waited for the blocking task after the Runtime API failed; output:\n{}",
+        function.output()
+    );
+}
+
 /// Starts the layer with `libraries` in the task root and `_HANDLER=handler`, and returns the
 /// init error it reports (after checking the process exits non-zero).
 fn init_error(libraries: &[(&str, std::path::PathBuf)], handler: &str) -> (String, String) {

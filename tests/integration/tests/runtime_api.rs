@@ -10,6 +10,11 @@ use support::*;
 const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const CONTEXT: &str = env!("CARGO_BIN_EXE_context");
 const STATEFUL: &str = env!("CARGO_BIN_EXE_stateful");
+const BLOCKING_TASK: &str = env!("CARGO_BIN_EXE_blocking_task");
+
+/// How long an exit may take with the fixture's 60 s blocking task still running: far less than
+/// the task, so only an exit that waited for it misses this bound.
+const EXIT_BOUND: Duration = Duration::from_secs(10);
 
 #[test]
 fn echo_round_trip_uses_the_documented_paths_on_one_connection() {
@@ -479,6 +484,68 @@ mod faults {
     }
 }
 
+mod exit {
+    use super::*;
+
+    #[test]
+    fn exiting_after_an_init_error_does_not_wait_for_a_blocking_task() {
+        let api = Emulator::start();
+        let mut function = Function::start(BLOCKING_TASK, &api, &[("INIT_FAIL", "1")]);
+        let posted = api.wait_init_error(EXIT_BOUND).unwrap_or_else(|| {
+            panic!(
+                "the init error waited for the blocking task; output:\n{}",
+                function.output()
+            )
+        });
+        assert_eq!(
+            posted.document,
+            json!({"errorType": "Init.ModelMissing", "errorMessage": "the model is not in the package"})
+        );
+        let status = function
+            .wait_exit(EXIT_BOUND)
+            .expect("the process exits without waiting for the blocking task");
+        assert!(!status.success());
+    }
+
+    #[test]
+    fn exiting_after_an_init_panic_does_not_wait_for_a_blocking_task() {
+        let api = Emulator::start();
+        let mut function = Function::start(BLOCKING_TASK, &api, &[("INIT_PANIC", "1")]);
+        let posted = api.wait_init_error(EXIT_BOUND).unwrap_or_else(|| {
+            panic!(
+                "the init error waited for the blocking task; output:\n{}",
+                function.output()
+            )
+        });
+        assert_eq!(posted.document["errorType"], "Runtime.InitPanic");
+        let status = function
+            .wait_exit(EXIT_BOUND)
+            .expect("the process exits without waiting for the blocking task");
+        assert!(!status.success());
+    }
+
+    #[test]
+    fn exiting_after_a_runtime_api_failure_does_not_wait_for_a_blocking_task() {
+        let api = Emulator::start();
+        api.inject(Route::Next, Fault::Status(500));
+        let mut function = Function::start(BLOCKING_TASK, &api, &[]);
+        assert!(
+            api.wait_next_polls(1, WAIT),
+            "init never finished; output:\n{}",
+            function.output()
+        );
+        let status = function
+            .wait_exit(EXIT_BOUND)
+            .expect("the process exits without waiting for the blocking task");
+        assert!(!status.success());
+        assert!(
+            function.output().contains("with 500"),
+            "{}",
+            function.output()
+        );
+    }
+}
+
 mod panic_abort {
     use super::*;
 
@@ -505,6 +572,39 @@ mod panic_abort {
             status.signal(),
             Some(6),
             "SIGABRT; output:\n{}",
+            function.output()
+        );
+    }
+
+    #[test]
+    fn a_second_panic_while_the_first_is_reported_does_not_lose_the_report() {
+        use std::os::unix::process::ExitStatusExt;
+        let echo = abort_build("echo");
+        let api = Emulator::start();
+        // The report's first four connections are dropped: it is still being retried (for some
+        // 150 ms) when the other thread panics, 50 ms after the handler.
+        for _ in 0..4 {
+            api.inject(Route::Error, Fault::DropBeforeAnswer);
+        }
+        let mut function = Function::start(&echo, &api, &[]);
+        let id = api.enqueue(Event::json(r#"{"panic_twice":"the first panic"}"#));
+        let posted = api.wait_outcome(&id, WAIT).unwrap_or_else(|| {
+            panic!(
+                "the first panic's report was lost; output:\n{}",
+                function.output()
+            )
+        });
+        let message = posted.error().document["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("handler panicked: the first panic at "),
+            "{message}"
+        );
+        let status = function.expect_exit();
+        assert_eq!(status.signal(), Some(6), "SIGABRT");
+        assert_eq!(api.outcomes(&id).len(), 1, "reported once");
+        assert!(
+            function.output().contains("the second panic"),
+            "{}",
             function.output()
         );
     }

@@ -1,5 +1,8 @@
 //! Echoes the event; `{"fail": "..."}` fails with that message, `{"panic": "..."}` panics,
-//! `{"bytes": N}` answers with a string of N bytes.
+//! `{"panic_twice": "..."}` panics and has another thread panic 50 ms later, `{"bytes": N}`
+//! answers with a string of N bytes.
+
+use std::time::Duration;
 
 use lamina::{Context, Error};
 use serde_json::{Value, json};
@@ -10,6 +13,13 @@ async fn echo(event: Value, _ctx: Context) -> Result<Value, Error> {
         return Err(Error::new("Handler.Requested", message));
     }
     if let Some(message) = event.get("panic").and_then(Value::as_str) {
+        panic!("{message}");
+    }
+    if let Some(message) = event.get("panic_twice").and_then(Value::as_str) {
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            panic!("the second panic");
+        });
         panic!("{message}");
     }
     if let Some(n) = event.get("bytes").and_then(Value::as_u64) {

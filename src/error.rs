@@ -172,6 +172,107 @@ where
     }
 }
 
+/// An error a handler, its `init` or a batch helper's per-item function may return.
+///
+/// Implemented for [`Error`] itself and for everything that converts into a boxed
+/// `std::error::Error + Send + Sync`: any such error type, `Box<dyn Error + Send + Sync>`
+/// (`lambda_runtime::Error`), `anyhow::Error`, `String` and `&'static str`. No conversion to
+/// write, and no dependency on `anyhow` in lamina.
+///
+/// | what the handler returns | `errorType` | `errorMessage` |
+/// |---|---|---|
+/// | `lamina::Error` | its own | its own |
+/// | an error type `E` | `Handler.<E's name>` | the error, then each `source()`, joined by `: ` |
+/// | `anyhow::Error`, `Box<dyn Error + Send + Sync>` | `Handler.<root cause's name>` when the root cause is a type lamina knows (see below), else `Handler.Error` | the context chain, outermost first, joined by `: ` |
+/// | `String`, `&'static str` | `Handler.Error` | the text |
+///
+/// A boxed error hides its type; lamina recovers the root cause's name for the standard
+/// library's parse, UTF-8 and environment errors. To name any error yourself, return
+/// [`Error::with_type`].
+///
+/// ```
+/// use lamina::error::IntoError;
+///
+/// let err = "no stock".into_error();
+/// assert_eq!((err.error_type(), err.message().as_str()), ("Handler.Error", "no stock"));
+///
+/// let parse = "x".parse::<u8>().unwrap_err();
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = parse.into();
+/// assert_eq!(boxed.into_error().error_type(), "Handler.ParseIntError");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a lamina handler error: it does not convert into `lamina::Error`",
+    label = "not convertible into `lamina::Error`",
+    note = "return `lamina::Error` (from a message: `lamina::Error::new(\"OrderNotFound\", message)`), `anyhow::Error`, `Box<dyn std::error::Error + Send + Sync>`, `String`, or any type implementing `std::error::Error + Send + Sync + 'static`"
+)]
+pub trait IntoError {
+    /// The [`Error`] lamina reports.
+    fn into_error(self) -> Error;
+}
+
+impl IntoError for Error {
+    fn into_error(self) -> Error {
+        self
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<BoxError> + 'static> IntoError for E {
+    fn into_error(self) -> Error {
+        let opaque = hides_its_type::<E>();
+        let source: BoxError = self.into();
+        let name = if opaque {
+            root_cause_name(&*source)
+        } else {
+            short_type_name::<E>()
+        };
+        Error::Handler(HandlerError {
+            error_type: Cow::Owned(format!("Handler.{name}")),
+            named_by_user: false,
+            source,
+        })
+    }
+}
+
+/// Whether `E`'s own name says nothing about the error: a box, a string, or an error-reporting
+/// type such as `anyhow::Error`, known by name so lamina need not depend on it.
+fn hides_its_type<E: 'static>() -> bool {
+    use std::any::TypeId;
+    let id = TypeId::of::<E>();
+    id == TypeId::of::<BoxError>()
+        || id == TypeId::of::<String>()
+        || id == TypeId::of::<&'static str>()
+        || id == TypeId::of::<Cow<'static, str>>()
+        || ["anyhow::Error", "eyre::Report"].contains(&std::any::type_name::<E>())
+}
+
+/// The short name of the innermost cause of `err`, if it is one of the types lamina can
+/// recognise behind a `dyn Error`; else `Error`.
+fn root_cause_name(err: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut root = err;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    macro_rules! known {
+        ($($ty:ty),* $(,)?) => {
+            $(if root.is::<$ty>() { return short_type_name::<$ty>(); })*
+        };
+    }
+    known!(
+        std::env::VarError,
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::num::TryFromIntError,
+        std::str::ParseBoolError,
+        std::str::Utf8Error,
+        std::string::FromUtf8Error,
+        std::net::AddrParseError,
+        std::time::SystemTimeError,
+        EventError,
+    );
+    "Error"
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -621,6 +722,78 @@ impl std::error::Error for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn document(err: impl IntoError) -> (String, String) {
+        let err = err.into_error();
+        (err.error_type().to_owned(), err.message())
+    }
+
+    #[test]
+    fn strings_are_handler_errors_named_error() {
+        assert_eq!(
+            document("no stock"),
+            ("Handler.Error".into(), "no stock".into())
+        );
+        assert_eq!(
+            document(String::from("order 42 is gone")),
+            ("Handler.Error".into(), "order 42 is gone".into())
+        );
+    }
+
+    #[test]
+    fn a_boxed_error_is_named_after_its_root_cause_when_lamina_knows_it() {
+        let boxed: BoxError = "x".parse::<u8>().unwrap_err().into();
+        assert_eq!(
+            document(boxed),
+            (
+                "Handler.ParseIntError".into(),
+                "invalid digit found in string".into()
+            )
+        );
+        let boxed: BoxError = std::io::Error::other("disk on fire").into();
+        assert_eq!(
+            document(boxed),
+            ("Handler.Error".into(), "disk on fire".into())
+        );
+    }
+
+    #[test]
+    fn an_anyhow_error_keeps_its_context_chain_and_its_root_causes_name() {
+        use anyhow::Context as _;
+        let err = std::env::var("LAMINA_TEST_SURELY_UNSET")
+            .context("reading the table name")
+            .context("building the client")
+            .unwrap_err();
+        assert_eq!(
+            document(err),
+            (
+                "Handler.VarError".into(),
+                "building the client: reading the table name: environment variable not found"
+                    .into()
+            )
+        );
+        assert_eq!(
+            document(anyhow::anyhow!("plain {}", 7)),
+            ("Handler.Error".into(), "plain 7".into())
+        );
+    }
+
+    #[test]
+    fn typed_errors_keep_their_own_name() {
+        assert_eq!(
+            document(std::env::VarError::NotPresent).0,
+            "Handler.VarError"
+        );
+        assert_eq!(document(Error::new("Mine", "m")).0, "Mine");
+        assert_eq!(
+            document(std::env::VarError::NotPresent)
+                .0
+                .replace("Handler.", "Init."),
+            Error::from(std::env::VarError::NotPresent)
+                .into_init_error()
+                .error_type()
+        );
+    }
 
     /// Decodes `json` as `T` and returns serde's message with its values cut out.
     fn without_values<T: serde::de::DeserializeOwned + std::fmt::Debug>(json: &str) -> String {

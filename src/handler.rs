@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
-use crate::error::{Error, EventError, ResponseError, short_type_name};
+use crate::error::{Error, EventError, IntoError, ResponseError, short_type_name};
 use crate::json;
 use crate::logging;
 
@@ -30,7 +30,7 @@ pub trait Handler {
 }
 
 /// What a handler's `async fn` may return: `Result<R, E>` with `R: Serialize` and
-/// `E: Into<lamina::Error>`.
+/// `E:` [`IntoError`](crate::error::IntoError).
 #[diagnostic::on_unimplemented(
     message = "a lamina handler must return `Result<R, E>`, not `{Self}`",
     label = "this return type",
@@ -43,10 +43,10 @@ pub trait Outcome {
     fn into_result(self) -> Result<Self::Response, Error>;
 }
 
-impl<R: Serialize, E: Into<Error>> Outcome for Result<R, E> {
+impl<R: Serialize, E: IntoError> Outcome for Result<R, E> {
     type Response = R;
     fn into_result(self) -> Result<R, Error> {
-        self.map_err(Into::into)
+        self.map_err(IntoError::into_error)
     }
 }
 

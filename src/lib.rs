@@ -48,7 +48,7 @@ pub mod xray;
 pub mod __private;
 
 pub use context::Context;
-pub use error::Error;
+pub use error::{Error, IntoError};
 pub use handler::Outcome;
 
 /// Turns an `async fn` into a Lambda function: generates `main`, which runs the invoke loop

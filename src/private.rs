@@ -166,15 +166,7 @@ pub trait Response: Serialize {}
 #[diagnostic::do_not_recommend]
 impl<T: Serialize> Response for T {}
 
-/// An error type a handler can return.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a lamina handler error: it does not convert into `lamina::Error`",
-    label = "not convertible into `lamina::Error`",
-    note = "return `lamina::Error` (from a message: `lamina::Error::new(\"OrderNotFound\", message)`), or a type implementing `std::error::Error + Send + Sync + 'static`"
-)]
-pub trait IntoError: Into<Error> {}
-#[diagnostic::do_not_recommend]
-impl<T: Into<Error>> IntoError for T {}
+pub use crate::error::IntoError;
 
 /// Only [`Context`] is.
 #[diagnostic::on_unimplemented(
@@ -225,7 +217,7 @@ impl<R, X> Returns for Result<R, X> {
 #[diagnostic::on_unimplemented(
     message = "`init` must be an `async fn() -> Result<{S}, E>`, not `{Self}`",
     label = "the state initializer",
-    note = "the handler borrows its state as `&{S}`, so `init` builds a `{S}`; `E` is `lamina::Error` or any `std::error::Error + Send + Sync + 'static`"
+    note = "the handler borrows its state as `&{S}`, so `init` builds a `{S}`; `E` is `lamina::Error`, `anyhow::Error`, `Box<dyn std::error::Error + Send + Sync>`, `String`, or any `std::error::Error + Send + Sync + 'static`"
 )]
 pub trait Init<S> {
     /// What `init` returns.
@@ -254,8 +246,8 @@ pub trait InitResult<S> {
     /// `Ok(state)`, or the init error.
     fn into_result(self) -> Result<S, Error>;
 }
-impl<S, X: Into<Error>> InitResult<S> for Result<S, X> {
+impl<S, X: IntoError> InitResult<S> for Result<S, X> {
     fn into_result(self) -> Result<S, Error> {
-        self.map_err(Into::into)
+        self.map_err(IntoError::into_error)
     }
 }

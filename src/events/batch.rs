@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::error::Error;
+use crate::error::{Error, IntoError};
 
 use super::PayloadError;
 
@@ -61,7 +61,7 @@ impl<Fut> Guarded<Fut> {
 impl<Fut, E> Future for Guarded<Fut>
 where
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: IntoError,
 {
     type Output = Result<(), Failure>;
 
@@ -73,7 +73,7 @@ where
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 self.future = None;
-                Poll::Ready(result.map_err(|e| Failure::Handler(e.into())))
+                Poll::Ready(result.map_err(|e| Failure::Handler(e.into_error())))
             }
             Err(payload) => {
                 // The future is in an unknown state: drop it now, and keep a panic in its
@@ -114,7 +114,7 @@ pub(crate) async fn bounded<Fut, E>(
 ) -> Vec<Result<(), Failure>>
 where
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: IntoError,
 {
     let limit = limit.max(1);
     let mut results: Vec<Option<Result<(), Failure>>> = (0..count).map(|_| None).collect();

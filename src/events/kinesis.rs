@@ -244,7 +244,7 @@ pub async fn process<F, Fut, E>(
 where
     F: FnMut(KinesisEventRecord) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: crate::error::IntoError,
 {
     Batch::new().process(event, handler).await
 }
@@ -262,7 +262,7 @@ where
     T: DeserializeOwned,
     F: FnMut(T, KinesisEventRecord) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: crate::error::IntoError,
 {
     Batch::new().process_json(event, handler).await
 }
@@ -302,7 +302,7 @@ impl Batch {
     where
         F: FnMut(KinesisEventRecord) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         self.run(event, |record| batch::start(|| handler(record)))
             .await
@@ -321,7 +321,7 @@ impl Batch {
         T: DeserializeOwned,
         F: FnMut(T, KinesisEventRecord) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         self.run(event, |record| {
             let data = record.data_json::<T>().map_err(Failure::Payload)?;
@@ -337,7 +337,7 @@ impl Batch {
     ) -> Result<KinesisEventResponse, Error>
     where
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         let mut response = KinesisEventResponse::default();
         let total = event.records.len();

@@ -73,7 +73,7 @@ pub async fn process<F, Fut, E>(event: SqsEvent, handler: F) -> Result<SqsBatchR
 where
     F: FnMut(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: crate::error::IntoError,
 {
     Batch::new().process(event, handler).await
 }
@@ -91,7 +91,7 @@ where
     T: DeserializeOwned,
     F: FnMut(T, SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Into<Error>,
+    E: crate::error::IntoError,
 {
     Batch::new().process_json(event, handler).await
 }
@@ -171,7 +171,7 @@ impl Batch {
     where
         F: FnMut(SqsMessage) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         self.run(event, |message| batch::start(|| handler(message)))
             .await
@@ -190,7 +190,7 @@ impl Batch {
         T: DeserializeOwned,
         F: FnMut(T, SqsMessage) -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         self.run(event, |message| {
             let body = message.body_json::<T>().map_err(Failure::Payload)?;
@@ -206,7 +206,7 @@ impl Batch {
     ) -> Result<SqsBatchResponse, Error>
     where
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         let fifo = is_fifo(&event);
         let ids: Vec<Option<String>> = event.records.iter().map(|m| m.message_id.clone()).collect();
@@ -241,7 +241,7 @@ impl Batch {
         mut begin: impl FnMut(SqsMessage) -> Result<Guarded<Fut>, Failure>,
     ) where
         Fut: Future<Output = Result<(), E>>,
-        E: Into<Error>,
+        E: crate::error::IntoError,
     {
         let mut failed_groups: HashSet<Option<String>> = HashSet::new();
         for (i, message) in messages.into_iter().enumerate() {

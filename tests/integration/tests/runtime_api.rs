@@ -197,6 +197,56 @@ fn init_runs_once_and_every_invocation_borrows_its_state() {
     }
 }
 
+/// Issue 14: the error types functions written for lambda_runtime return, each posted with its
+/// exact document and a header Lambda keeps.
+#[test]
+fn anyhow_boxed_and_string_errors_post_exact_documents() {
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_errors_anyhow"),
+            r#"{"variable":"LAMINA_TEST_UNSET"}"#,
+            "Handler.VarError",
+            "Function.VarError",
+            "loading the configuration: reading `LAMINA_TEST_UNSET`: environment variable not found",
+        ),
+        (
+            env!("CARGO_BIN_EXE_errors_boxed"),
+            r#"{"count":"many"}"#,
+            "Handler.ParseIntError",
+            "Function.ParseIntError",
+            "invalid digit found in string",
+        ),
+        (
+            env!("CARGO_BIN_EXE_errors_boxed"),
+            "{}",
+            "Handler.Error",
+            "Function.Error",
+            "send a `count`",
+        ),
+        (
+            env!("CARGO_BIN_EXE_errors_string"),
+            r#"{"order":42}"#,
+            "Handler.Error",
+            "Function.Error",
+            "no order 42",
+        ),
+    ];
+    for (binary, event, error_type, header, message) in cases {
+        let api = Emulator::start();
+        let _function = Function::start(binary, &api, &[]);
+        let outcome = api.invoke(Event::json(event));
+        assert_eq!(
+            outcome.error(),
+            &Posted {
+                error_type_header: Some(header.into()),
+                platform_error_type: header.into(),
+                document: json!({"errorType": error_type, "errorMessage": message}),
+            },
+            "{binary} with {event}"
+        );
+    }
+}
+
 #[test]
 fn an_init_error_is_posted_before_any_next_and_the_process_exits() {
     let api = Emulator::start();

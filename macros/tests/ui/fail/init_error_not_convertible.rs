@@ -1,6 +1,8 @@
 struct State;
 
-async fn init() -> Result<State, String> {
+struct NotLoaded;
+
+async fn init() -> Result<State, NotLoaded> {
     Ok(State)
 }
 

@@ -1,0 +1,433 @@
+//! File entries: artefacts too large for memory, written by `fetch` straight to a file that the
+//! cache then takes over, or hands out unstored.
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::flight::{Flight, Shared};
+use super::format::{Corrupt, Header, Kind, ReadError};
+use super::index::FileId;
+use super::store::{Call, Inner, expiry, now_ms, now_ns};
+use super::{Cached, Source, disk, sys};
+
+/// A file from [`Cache::get_or_fetch_file`]: where its content is, kept readable while this
+/// value lives.
+///
+/// [`CachedFile::path`] is the entry's file in the cache directory. It stays there until the
+/// entry is evicted or invalidated; treat it as read-only, since the cache trusts it not to
+/// change. [`CachedFile::open`] goes through a handle this value holds, so it works even after
+/// the entry was evicted. When the artefact could not be stored (see [`Cached::is_stored`]), the
+/// path is `/proc/self/fd/N`, a name for that handle, valid in this process while this value (or a
+/// clone) lives; hand a child process a copy of the content, not that path.
+#[derive(Debug, Clone)]
+pub struct CachedFile {
+    pub(super) path: PathBuf,
+    /// Keeps the content reachable after eviction, and a detached file alive at all.
+    pub(super) handle: Option<Arc<File>>,
+    pub(super) len: u64,
+}
+
+impl CachedFile {
+    /// Where the content is, for APIs and tools that take a path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the content for reading, with a read position of its own.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("lamina-doc-open-{}", std::process::id()));
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::io::Read;
+    ///
+    /// let notes = cache
+    ///     .get_or_fetch_file("notes", None, |path| async move { std::fs::write(path, "hello") })
+    ///     .await?;
+    /// cache.invalidate("notes"); // gone from the cache, still readable here
+    /// let mut text = String::new();
+    /// notes.open()?.read_to_string(&mut text)?;
+    /// assert_eq!(text, "hello");
+    /// # Ok::<(), std::io::Error>(()) })?;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the file system refuses to open it (out of file descriptors, say), or, for a
+    /// `fetch` that reported success without writing its file, because there is nothing to open.
+    pub fn open(&self) -> io::Result<File> {
+        if let Some(handle) = &self.handle {
+            if let Ok(file) = File::open(proc_path(handle)) {
+                return Ok(file);
+            }
+        }
+        File::open(&self.path)
+    }
+
+    /// The content's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A file that could not be stored: its handle stands in for the path.
+    fn detached(file: File) -> CachedFile {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        CachedFile {
+            path: proc_path(&file),
+            handle: Some(Arc::new(file)),
+            len,
+        }
+    }
+}
+
+fn proc_path(file: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+enum Target {
+    /// A temporary file in the cache directory.
+    Temp(PathBuf),
+    /// An anonymous file in memory, at `/proc/self/fd/N`.
+    Memory(File, PathBuf),
+    /// Nowhere that works: `fetch` gets this path and will find out.
+    Nowhere(PathBuf),
+}
+
+impl Target {
+    fn path(&self) -> &Path {
+        match self {
+            Target::Temp(path) | Target::Memory(_, path) | Target::Nowhere(path) => path,
+        }
+    }
+
+    fn discard(self) {
+        if let Target::Temp(path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Inner {
+    pub(super) async fn get_file<F, Fut, E>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        fetch: F,
+    ) -> Result<Cached<CachedFile>, E>
+    where
+        F: FnOnce(PathBuf) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let mut call = Call::new(key, Kind::File);
+        if let Some(file) = self.file_hit(&mut call) {
+            let len = file.len;
+            return Ok(self.done(call, file, Source::Hit, true, Some(len)));
+        }
+        let flight = self.flight(Kind::File, key);
+        let mut fetch = Some(fetch);
+        let mut source = Source::Joined;
+        let led = {
+            let (call, fetch, source, flight_ref) = (&mut call, &mut fetch, &mut source, &flight);
+            flight
+                .result
+                .get_or_try_init(|| async move {
+                    if let Some(file) = self.file_hit(call) {
+                        self.land(Kind::File, key, flight_ref);
+                        *source = Source::Hit;
+                        return Ok(Shared::File { file, stored: true });
+                    }
+                    let Some(fetch) = fetch.take() else {
+                        unreachable!("a flight's initialiser runs at most once per get")
+                    };
+                    let target = self.file_target(call);
+                    if let Err(e) = fetch(target.path().to_owned()).await {
+                        target.discard();
+                        return Err(e);
+                    }
+                    let (file, stored) = self.store_file(call, ttl, target, flight_ref);
+                    self.land(Kind::File, key, flight_ref);
+                    *source = Source::Fetched;
+                    Ok(Shared::File { file, stored })
+                })
+                .await
+        };
+        match led {
+            Ok(Shared::File { file, stored }) => {
+                let len = file.len;
+                Ok(self.done(call, file.clone(), source, *stored, Some(len)))
+            }
+            Ok(Shared::Blob { .. }) => {
+                unreachable!("a file flight only ever holds a file")
+            }
+            Err(e) => {
+                self.abandon(Kind::File, key, &flight);
+                self.finish(call, None);
+                Err(e)
+            }
+        }
+    }
+
+    /// A stored file for this get, checked; an unusable one is deleted and noted.
+    fn file_hit(&self, call: &mut Call<'_>) -> Option<CachedFile> {
+        if self.unusable.is_some() || !self.is_current(call) {
+            return None;
+        }
+        let verified = self.index().get(call.name)?.verified;
+        let path = self.dir.join(call.name.data_file());
+        let checked = File::open(&path)
+            .map_err(ReadError::Io)
+            .and_then(|mut file| {
+                let meta = file.metadata()?;
+                let id = FileId::of(&meta);
+                if verified == Some(id) {
+                    return Ok((file, meta.len(), None));
+                }
+                // New to this process, or changed since it was checked: check it against its
+                // header, read again from disk in case both were replaced.
+                let (header, _) = disk::read_header(&self.dir.join(call.name.entry_file()))?;
+                if header.key != call.key {
+                    return Err(Corrupt::OtherKey.into());
+                }
+                if header.kind != Kind::File {
+                    return Err(Corrupt::OtherKind {
+                        found: header.kind,
+                        wanted: Kind::File,
+                    }
+                    .into());
+                }
+                if meta.len() != header.payload_len {
+                    return Err(Corrupt::Length {
+                        expected: header.payload_len,
+                        found: meta.len(),
+                    }
+                    .into());
+                }
+                let (_, sum) = disk::checksum_file(&mut file)?;
+                if sum != header.payload_sum {
+                    return Err(Corrupt::PayloadChecksum.into());
+                }
+                Ok((file, meta.len(), Some((id, header))))
+            });
+        match checked {
+            Ok((_, _, Some((_, header)))) if header.is_expired(now_ms()) => {
+                // Replaced by another process with an expiry our index did not know.
+                self.expire(call.name);
+                None
+            }
+            Ok((file, len, newly_verified)) => {
+                let mut index = self.index();
+                if let Some((id, header)) = newly_verified {
+                    let disk = self.disk_size(&header);
+                    index.update(call.name, |entry| {
+                        entry.verified = Some(id);
+                        entry.expires_ms = header.expires_ms;
+                        entry.payload_len = header.payload_len;
+                        entry.disk = disk;
+                    });
+                }
+                index.touch(call.name, now_ns());
+                Some(CachedFile {
+                    path,
+                    handle: Some(Arc::new(file)),
+                    len,
+                })
+            }
+            Err(e) => {
+                self.unreadable(call, &e);
+                None
+            }
+        }
+    }
+
+    /// Where `fetch` writes a file: a private temporary file in the cache directory, or else an
+    /// anonymous file in memory.
+    ///
+    /// The size is not known until `fetch` is done, so room is made beforehand only down to the
+    /// free-space floor. A file system with not one block free gets nothing to write to; then
+    /// memory is the only place the artefact can go.
+    fn file_target(&self, call: &mut Call<'_>) -> Target {
+        let full = self.unusable.is_none() && self.free_up_to_floor();
+        let reason = match &self.unusable {
+            Some(why) => format!("the cache is off: {why}"),
+            None if full => format!(
+                "the file system of {} is full, even with every entry the cache could evict gone",
+                self.dir.display()
+            ),
+            None => match self.in_dir(|| disk::create_temp(&self.dir)) {
+                Ok((path, _file)) => return Target::Temp(path),
+                Err(e) => format!(
+                    "the cache directory {} cannot take a new file ({e})",
+                    self.dir.display()
+                ),
+            },
+        };
+        match sys::memory_file() {
+            Ok(file) => {
+                let path = proc_path(&file);
+                call.problem(format!(
+                    "{reason}; the artefact is not stored, and is kept in memory at {}",
+                    path.display()
+                ));
+                Target::Memory(file, path)
+            }
+            Err(e) => {
+                let path = self.dir.join(format!(".uncached-{}", std::process::id()));
+                call.problem(format!(
+                    "{reason}, and no in-memory file could be made either ({e}); fetch was \
+                     given {}",
+                    path.display()
+                ));
+                Target::Nowhere(path)
+            }
+        }
+    }
+
+    /// Evicts until the free-space floor holds, or nothing is left to evict. Returns whether the
+    /// file system is full (less than one block free) even so.
+    fn free_up_to_floor(&self) -> bool {
+        let Some(space) = self.space() else {
+            return false;
+        };
+        let wanted = self.min_free.max(self.block);
+        if space.available >= wanted {
+            return false;
+        }
+        let mut index = self.index();
+        let victims = index.evict_bytes(wanted - space.available, now_ms());
+        self.delete(&victims);
+        drop(index);
+        let freed: u64 = victims.iter().map(|(_, e)| e.disk).sum();
+        space.available.saturating_add(freed) < self.block
+    }
+
+    /// Takes the file `fetch` wrote into the cache, or hands it out detached if it cannot be
+    /// stored. Returns the file and whether it is stored.
+    fn store_file(
+        &self,
+        call: &mut Call<'_>,
+        ttl: Option<Duration>,
+        target: Target,
+        flight: &Flight,
+    ) -> (CachedFile, bool) {
+        let temp = match target {
+            Target::Memory(file, _) => return (CachedFile::detached(file), false),
+            Target::Nowhere(path) => {
+                let opened = File::open(&path);
+                let _ = std::fs::remove_file(&path);
+                return match opened {
+                    Ok(file) => (CachedFile::detached(file), false),
+                    Err(_) => (missing(path), false),
+                };
+            }
+            Target::Temp(path) => path,
+        };
+        let mut file = match File::open(&temp) {
+            Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => file,
+            opened => {
+                let why = opened.map_or_else(|e| e.to_string(), |_| "not a regular file".into());
+                call.problem(format!(
+                    "fetch reported success but left no readable file at {} ({why})",
+                    temp.display()
+                ));
+                let _ = std::fs::remove_file(&temp);
+                return (missing(temp), false);
+            }
+        };
+        // `fetch` may have replaced our private file with one of its own making.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        let detach = |call: &mut Call<'_>, file: File, why: String| {
+            let _ = std::fs::remove_file(&temp);
+            let detached = CachedFile::detached(file);
+            call.problem(format!(
+                "{why}; the artefact is served from a deleted file at {} that lasts as long as \
+                 the returned `CachedFile`",
+                detached.path.display()
+            ));
+            (detached, false)
+        };
+        let (len, sum) = match disk::checksum_file(&mut file) {
+            Ok(summed) => summed,
+            Err(e) => {
+                return detach(
+                    call,
+                    file,
+                    format!("not stored: reading it back failed ({e})"),
+                );
+            }
+        };
+        if self.unusable.is_some() || flight.stale.load(Ordering::Acquire) {
+            let _ = std::fs::remove_file(&temp);
+            return (CachedFile::detached(file), false);
+        }
+        let now = now_ms();
+        let header = Header::with_sum(Kind::File, call.key, len, sum, now, expiry(now, ttl));
+        let disk = self.disk_size(&header);
+        if let Err(why) = self.make_room(call.name, disk) {
+            return detach(call, file, why);
+        }
+        let header_temp = match self.write_temp(&[&header.encode()], self.round(header.len())) {
+            Ok(path) => path,
+            Err(why) => {
+                self.index().release(disk);
+                return detach(call, file, why);
+            }
+        };
+        // The content keeps its inode through the rename: this is what a hit will compare.
+        let id = file.metadata().ok().map(|m| FileId::of(&m));
+        let entry_name = call.name.entry_file();
+        let data_name = call.name.data_file();
+        let committed = self.commit(call, &header, disk, id, flight, || {
+            // The old header goes first, so that no header ever describes other content.
+            let _ = std::fs::remove_file(self.dir.join(&entry_name));
+            if let Err(e) = disk::publish(&temp, &self.dir, &data_name) {
+                let _ = std::fs::remove_file(&header_temp);
+                return Err(format!("not stored: renaming it into place failed ({e})"));
+            }
+            disk::publish(&header_temp, &self.dir, &entry_name).map_err(|e| {
+                let _ = std::fs::remove_file(self.dir.join(&data_name));
+                format!("not stored: renaming its header into place failed ({e})")
+            })
+        });
+        match committed {
+            Ok(true) => {
+                let cached = CachedFile {
+                    path: self.dir.join(data_name),
+                    handle: Some(Arc::new(file)),
+                    len,
+                };
+                (cached, true)
+            }
+            // Invalidated while it was being fetched: handed out, not stored.
+            Ok(false) => {
+                let _ = std::fs::remove_file(&header_temp);
+                let _ = std::fs::remove_file(&temp);
+                (CachedFile::detached(file), false)
+            }
+            Err(why) => detach(call, file, why),
+        }
+    }
+}
+
+/// What `fetch` said it wrote but did not: a path with nothing behind it, which the user's own
+/// open will report.
+fn missing(path: PathBuf) -> CachedFile {
+    CachedFile {
+        path,
+        handle: None,
+        len: 0,
+    }
+}

@@ -137,44 +137,36 @@ impl Inner {
             let len = file.len;
             return Ok(self.done(call, file, Source::Hit, true, Some(len)));
         }
-        let flight = self.flight(Kind::File, key);
+        let boarding = self.board(Kind::File, key);
         let mut fetch = Some(fetch);
-        let mut source = Source::Joined;
-        let led = {
-            let (call, fetch, source, flight_ref) = (&mut call, &mut fetch, &mut source, &flight);
-            flight
-                .result
-                .get_or_try_init(|| async move {
-                    if let Some(file) = self.file_hit(call) {
-                        self.land(Kind::File, key, flight_ref);
-                        *source = Source::Hit;
-                        return Ok(Shared::File { file, stored: true });
-                    }
-                    let Some(fetch) = fetch.take() else {
-                        unreachable!("a flight's initialiser runs at most once per get")
-                    };
-                    let target = self.file_target(call);
-                    if let Err(e) = fetch(target.path().to_owned()).await {
-                        target.discard();
-                        return Err(e);
-                    }
-                    let (file, stored) = self.store_file(call, ttl, target, flight_ref);
-                    self.land(Kind::File, key, flight_ref);
-                    *source = Source::Fetched;
-                    Ok(Shared::File { file, stored })
-                })
-                .await
-        };
-        match led {
-            Ok(Shared::File { file, stored }) => {
+        let flown = boarding
+            .fly(|| async {
+                if let Some(file) = self.file_hit(&mut call) {
+                    return Ok((Shared::File { file, stored: true }, Source::Hit));
+                }
+                let Some(fetch) = fetch.take() else {
+                    unreachable!("a flight's initialiser runs at most once per get")
+                };
+                let target = self.file_target(&mut call);
+                if let Err(e) = fetch(target.path().to_owned()).await {
+                    target.discard();
+                    return Err(e);
+                }
+                let (file, stored) = self.store_file(&mut call, ttl, target, boarding.flight());
+                Ok((Shared::File { file, stored }, Source::Fetched))
+            })
+            .await;
+        match flown {
+            Ok((Shared::File { file, stored }, source)) => {
+                let (file, stored) = (file.clone(), *stored);
                 let len = file.len;
-                Ok(self.done(call, file.clone(), source, *stored, Some(len)))
+                let source = source.unwrap_or(Source::Joined);
+                Ok(self.done(call, file, source, stored, Some(len)))
             }
-            Ok(Shared::Blob { .. }) => {
+            Ok((Shared::Blob { .. }, _)) => {
                 unreachable!("a file flight only ever holds a file")
             }
             Err(e) => {
-                self.abandon(Kind::File, key, &flight);
                 self.finish(call, None);
                 Err(e)
             }

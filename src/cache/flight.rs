@@ -2,7 +2,8 @@
 //! that fetch and share its result.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, MutexGuard, PoisonError};
 
 use super::file::CachedFile;
@@ -36,31 +37,101 @@ impl Inner {
         self.flights.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The fetch in progress for `key`, or a new one for this call to lead.
-    pub(super) fn flight(&self, kind: Kind, key: &str) -> Arc<Flight> {
-        Arc::clone(self.flights().entry((kind, key.into())).or_insert_with(|| {
+    /// Boards the fetch in progress for `key`, or a new one for this get to lead.
+    pub(super) fn board<'a>(&'a self, kind: Kind, key: &'a str) -> Boarding<'a> {
+        let flight = Arc::clone(self.flights().entry((kind, key.into())).or_insert_with(|| {
             Arc::new(Flight {
                 result: tokio::sync::OnceCell::new(),
                 stale: AtomicBool::new(false),
             })
-        }))
+        }));
+        Boarding {
+            inner: self,
+            kind,
+            key,
+            flight,
+            landed: AtomicBool::new(false),
+        }
     }
 
     /// Retires a flight once its result is known: later gets go to the index instead.
-    pub(super) fn land(&self, kind: Kind, key: &str, flight: &Arc<Flight>) {
+    fn land(&self, kind: Kind, key: &str, flight: &Arc<Flight>) {
         let mut flights = self.flights();
         let id = (kind, Box::<str>::from(key));
         if flights.get(&id).is_some_and(|f| Arc::ptr_eq(f, flight)) {
             flights.remove(&id);
         }
     }
+}
+
+/// One get's place on a flight: the leader's or a joiner's, which only [`Boarding::fly`] tells.
+///
+pub(super) struct Boarding<'a> {
+    inner: &'a Inner,
+    kind: Kind,
+    key: &'a str,
+    flight: Arc<Flight>,
+    landed: AtomicBool,
+}
+
+impl Boarding<'_> {
+    /// Runs `lead` unless another get is already running its own for this key, and shares the
+    /// result: the one `lead` returned, or the one this get waited for. If the get waited for
+    /// fails or is cancelled, a waiting get runs its `lead` instead, so none waits forever.
+    ///
+    /// `lead` returns what it shares with the gets that wait, and what only this get keeps;
+    /// the latter is `Some` when this get led.
+    pub(super) async fn fly<M, Fut, E>(
+        &self,
+        lead: impl FnOnce() -> Fut,
+    ) -> Result<(&Shared, Option<M>), E>
+    where
+        Fut: Future<Output = Result<(Shared, M), E>>,
+    {
+        let mut mine = None;
+        let shared = self
+            .flight
+            .result
+            .get_or_try_init(|| async {
+                let (shared, kept) = lead().await?;
+                self.land();
+                mine = Some(kept);
+                Ok(shared)
+            })
+            .await;
+        match shared {
+            Ok(shared) => Ok((shared, mine)),
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
 
     /// After a failed fetch: retires the flight unless other gets still wait on it (one of
     /// them fetches next), so failing keys do not pile up.
-    pub(super) fn abandon(&self, kind: Kind, key: &str, flight: &Arc<Flight>) {
+    fn abandon(&self) {
         // The map's reference and ours.
-        if Arc::strong_count(flight) <= 2 {
-            self.land(kind, key, flight);
+        if Arc::strong_count(&self.flight) <= 2 {
+            self.land();
         }
+    }
+
+    /// The flight, for its `stale` flag.
+    pub(super) fn flight(&self) -> &Flight {
+        &self.flight
+    }
+
+    /// Retires the flight now that its result is known; once is enough.
+    pub(super) fn land(&self) {
+        if !self.landed.swap(true, Ordering::AcqRel) {
+            self.inner.land(self.kind, self.key, &self.flight);
+        }
+    }
+
+    /// Whether gets other than this one wait for the result. Exact once the flight has landed:
+    /// no get can join it after that.
+    pub(super) fn is_awaited(&self) -> bool {
+        Arc::strong_count(&self.flight) > 1
     }
 }

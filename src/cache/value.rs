@@ -80,59 +80,54 @@ impl Inner {
             }
         }
 
-        let flight = self.flight(C::KIND, key);
+        let boarding = self.board(C::KIND, key);
         let mut fetch = Some(fetch);
-        let mut mine: Option<(T, Source, bool, u64)> = None;
-        let led = {
-            let (call, fetch, mine, flight_ref) = (&mut call, &mut fetch, &mut mine, &flight);
-            flight
-                .result
-                .get_or_try_init(|| async move {
-                    // A get that finished between our lookup and now may have stored it.
-                    if let Some(bytes) = self.read_hit(call) {
-                        match C::decode(&bytes) {
-                            Ok(value) => {
-                                self.land(C::KIND, key, flight_ref);
-                                *mine = Some((value, Source::Hit, true, bytes.len() as u64));
-                                return Ok(Shared::Blob {
-                                    bytes: Some(Arc::new(bytes)),
-                                    stored: true,
-                                });
-                            }
-                            Err(why) => self.drop_undecodable(call, why),
+        let flown = boarding
+            .fly(|| async {
+                // A get that finished between our lookup and now may have stored it.
+                if let Some(bytes) = self.read_hit(&mut call) {
+                    match C::decode(&bytes) {
+                        Ok(value) => {
+                            let len = bytes.len() as u64;
+                            let shared = Shared::Blob {
+                                bytes: Some(Arc::new(bytes)),
+                                stored: true,
+                            };
+                            return Ok((shared, (value, Source::Hit, true, len)));
                         }
+                        Err(why) => self.drop_undecodable(&mut call, why),
                     }
-                    let Some(fetch) = fetch.take() else {
-                        unreachable!("a flight's initialiser runs at most once per get")
-                    };
-                    let value = fetch().await?;
-                    let encoded = C::encode(&value);
-                    let stored = self.store_encoded(call, &encoded, ttl, flight_ref);
-                    self.land(C::KIND, key, flight_ref);
-                    // Only gets that joined before `land` can still read the result; without
-                    // them, a copy of the value for it would be waste.
-                    let waiting = Arc::strong_count(flight_ref) > 1;
-                    let len = encoded.as_ref().map_or(0, |b| b.len() as u64);
-                    let bytes = match encoded {
-                        Ok(bytes) if waiting => Some(Arc::new(bytes.into_owned())),
-                        _ => None,
-                    };
-                    *mine = Some((value, Source::Fetched, stored, len));
-                    Ok(Shared::Blob { bytes, stored })
-                })
-                .await
-        };
-        let shared = match led {
-            Ok(shared) => shared,
+                }
+                let Some(fetch) = fetch.take() else {
+                    unreachable!("a flight's initialiser runs at most once per get")
+                };
+                let value = fetch().await?;
+                let encoded = C::encode(&value);
+                let stored = self.store_encoded(&mut call, &encoded, ttl, boarding.flight());
+                boarding.land();
+                // Only gets that joined before `land` can still read the result; without
+                // them, a copy of the value for it would be waste.
+                let len = encoded.as_ref().map_or(0, |b| b.len() as u64);
+                let bytes = match encoded {
+                    Ok(bytes) if boarding.is_awaited() => Some(Arc::new(bytes.into_owned())),
+                    _ => None,
+                };
+                Ok((
+                    Shared::Blob { bytes, stored },
+                    (value, Source::Fetched, stored, len),
+                ))
+            })
+            .await;
+        let shared = match flown {
+            Ok((_, Some((value, source, stored, len)))) => {
+                return Ok(self.done(call, value, source, stored, Some(len)));
+            }
+            Ok((shared, None)) => shared,
             Err(e) => {
-                self.abandon(C::KIND, key, &flight);
                 self.finish(call, None);
                 return Err(e);
             }
         };
-        if let Some((value, source, stored, len)) = mine {
-            return Ok(self.done(call, value, source, stored, Some(len)));
-        }
         if let Shared::Blob {
             bytes: Some(bytes),
             stored,
@@ -151,7 +146,7 @@ impl Inner {
         match fetch().await {
             Ok(value) => {
                 let encoded = C::encode(&value);
-                let stored = self.store_encoded(&mut call, &encoded, ttl, &flight);
+                let stored = self.store_encoded(&mut call, &encoded, ttl, boarding.flight());
                 drop(encoded);
                 Ok(self.done(call, value, Source::Fetched, stored, None))
             }

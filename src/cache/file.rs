@@ -100,23 +100,43 @@ fn proc_path(file: &File) -> PathBuf {
 
 enum Target {
     /// A temporary file in the cache directory.
-    Temp(PathBuf),
+    Temp(Written),
     /// An anonymous file in memory, at `/proc/self/fd/N`.
     Memory(File, PathBuf),
     /// Nowhere that works: `fetch` gets this path and will find out.
-    Nowhere(PathBuf),
+    Nowhere(Written),
 }
 
 impl Target {
     fn path(&self) -> &Path {
         match self {
-            Target::Temp(path) | Target::Memory(_, path) | Target::Nowhere(path) => path,
+            Target::Temp(written) | Target::Nowhere(written) => written.path(),
+            Target::Memory(_, path) => path,
         }
     }
+}
 
-    fn discard(self) {
-        if let Target::Temp(path) = self {
-            let _ = std::fs::remove_file(path);
+/// A file `fetch` was told to write, deleted when this is dropped unless the cache took it over
+/// ([`Written::keep`]). So a fetch that fails, panics or is cancelled (a `tokio::time::timeout`
+/// around the get) leaves nothing behind: such a file is outside the budget, and in this
+/// process's lifetime nothing else would delete it.
+struct Written(PathBuf);
+
+impl Written {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The file was renamed into place: there is nothing left to delete.
+    fn keep(mut self) {
+        self.0 = PathBuf::new();
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.0);
         }
     }
 }
@@ -147,11 +167,9 @@ impl Inner {
                 let Some(fetch) = fetch.take() else {
                     unreachable!("a flight's initialiser runs at most once per get")
                 };
+                // Dropped with this future, the target deletes what `fetch` wrote so far.
                 let target = self.file_target(&mut call);
-                if let Err(e) = fetch(target.path().to_owned()).await {
-                    target.discard();
-                    return Err(e);
-                }
+                fetch(target.path().to_owned()).await?;
                 let (file, stored) = self.store_file(&mut call, ttl, target, boarding.flight());
                 Ok((Shared::File { file, stored }, Source::Fetched))
             })
@@ -260,7 +278,7 @@ impl Inner {
                 self.dir.display()
             ),
             None => match self.in_dir(|| disk::create_temp(&self.dir)) {
-                Ok((path, _file)) => return Target::Temp(path),
+                Ok((path, _file)) => return Target::Temp(Written(path)),
                 Err(e) => format!(
                     "the cache directory {} cannot take a new file ({e})",
                     self.dir.display()
@@ -283,7 +301,7 @@ impl Inner {
                      given {}",
                     path.display()
                 ));
-                Target::Nowhere(path)
+                Target::Nowhere(Written(path))
             }
         }
     }
@@ -317,32 +335,31 @@ impl Inner {
     ) -> (CachedFile, bool) {
         let temp = match target {
             Target::Memory(file, _) => return (CachedFile::detached(file), false),
-            Target::Nowhere(path) => {
-                let opened = File::open(&path);
-                let _ = std::fs::remove_file(&path);
-                return match opened {
+            // Deleted as `written` drops; an open handle keeps the content.
+            Target::Nowhere(written) => {
+                return match File::open(written.path()) {
                     Ok(file) => (CachedFile::detached(file), false),
-                    Err(_) => (missing(path), false),
+                    Err(_) => (missing(written.path().to_owned()), false),
                 };
             }
-            Target::Temp(path) => path,
+            Target::Temp(written) => written,
         };
-        let mut file = match File::open(&temp) {
+        let mut file = match File::open(temp.path()) {
             Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => file,
             opened => {
                 let why = opened.map_or_else(|e| e.to_string(), |_| "not a regular file".into());
                 call.problem(format!(
                     "fetch reported success but left no readable file at {} ({why})",
-                    temp.display()
+                    temp.path().display()
                 ));
-                let _ = std::fs::remove_file(&temp);
-                return (missing(temp), false);
+                return (missing(temp.path().to_owned()), false);
             }
         };
         // `fetch` may have replaced our private file with one of its own making.
         let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        // From here on the temporary file is deleted on return unless it was renamed into
+        // place; a detached artefact is read through its open handle.
         let detach = |call: &mut Call<'_>, file: File, why: String| {
-            let _ = std::fs::remove_file(&temp);
             let detached = CachedFile::detached(file);
             call.problem(format!(
                 "{why}; the artefact is served from a deleted file at {} that lasts as long as \
@@ -362,7 +379,6 @@ impl Inner {
             }
         };
         if self.unusable.is_some() || flight.stale.load(Ordering::Acquire) {
-            let _ = std::fs::remove_file(&temp);
             return (CachedFile::detached(file), false);
         }
         let now = now_ms();
@@ -385,7 +401,7 @@ impl Inner {
         let committed = self.commit(call, &header, disk, id, flight, || {
             // The old header goes first, so that no header ever describes other content.
             let _ = std::fs::remove_file(self.dir.join(&entry_name));
-            if let Err(e) = disk::publish(&temp, &self.dir, &data_name) {
+            if let Err(e) = disk::publish(temp.path(), &self.dir, &data_name) {
                 let _ = std::fs::remove_file(&header_temp);
                 return Err(format!("not stored: renaming it into place failed ({e})"));
             }
@@ -396,6 +412,7 @@ impl Inner {
         });
         match committed {
             Ok(true) => {
+                temp.keep();
                 let cached = CachedFile {
                     path: self.dir.join(data_name),
                     handle: Some(Arc::new(file)),
@@ -406,7 +423,6 @@ impl Inner {
             // Invalidated while it was being fetched: handed out, not stored.
             Ok(false) => {
                 let _ = std::fs::remove_file(&header_temp);
-                let _ = std::fs::remove_file(&temp);
                 (CachedFile::detached(file), false)
             }
             Err(why) => detach(call, file, why),

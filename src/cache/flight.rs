@@ -66,6 +66,9 @@ impl Inner {
 
 /// One get's place on a flight: the leader's or a joiner's, which only [`Boarding::fly`] tells.
 ///
+/// Dropping it before the flight has a result (the fetch failed, or the get was cancelled)
+/// retires the flight unless other gets still wait on it (one of them leads next), so keys whose
+/// fetches fail or time out do not pile up in the map.
 pub(super) struct Boarding<'a> {
     inner: &'a Inner,
     kind: Kind,
@@ -98,23 +101,8 @@ impl Boarding<'_> {
                 mine = Some(kept);
                 Ok(shared)
             })
-            .await;
-        match shared {
-            Ok(shared) => Ok((shared, mine)),
-            Err(e) => {
-                self.abandon();
-                Err(e)
-            }
-        }
-    }
-
-    /// After a failed fetch: retires the flight unless other gets still wait on it (one of
-    /// them fetches next), so failing keys do not pile up.
-    fn abandon(&self) {
-        // The map's reference and ours.
-        if Arc::strong_count(&self.flight) <= 2 {
-            self.land();
-        }
+            .await?;
+        Ok((shared, mine))
     }
 
     /// The flight, for its `stale` flag.
@@ -133,5 +121,61 @@ impl Boarding<'_> {
     /// no get can join it after that.
     pub(super) fn is_awaited(&self) -> bool {
         Arc::strong_count(&self.flight) > 1
+    }
+}
+
+impl Drop for Boarding<'_> {
+    fn drop(&mut self) {
+        if self.flight.result.initialized() || self.landed.load(Ordering::Acquire) {
+            return;
+        }
+        // The map's reference and ours: no one else waits for this flight.
+        if Arc::strong_count(&self.flight) <= 2 {
+            self.land();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io;
+    use std::pin::pin;
+    use std::task::Poll;
+
+    use super::super::Cache;
+
+    /// Polls `get` once, as a `tokio::time::timeout` that fires at once would, then drops it.
+    async fn cancel_after_first_poll<T>(get: impl Future<Output = T>) {
+        let mut get = pin!(get);
+        let first = std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx).is_pending()));
+        assert!(first.await, "the fetch never ends");
+    }
+
+    #[test]
+    fn cancelled_gets_leave_no_flight_and_no_reserved_space_behind() {
+        let dir = std::env::temp_dir().join(format!("lamina-cache-cancel-{}", std::process::id()));
+        let cache = Cache::builder().dir(&dir).min_free(0).open().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for key in ["a", "b", "c"] {
+                cancel_after_first_poll(cache.get_or_fetch_bytes(key, None, || {
+                    std::future::pending::<io::Result<Vec<u8>>>()
+                }))
+                .await;
+                cancel_after_first_poll(
+                    cache
+                        .get_or_fetch_file(key, None, |_| std::future::pending::<io::Result<()>>()),
+                )
+                .await;
+            }
+        });
+        assert_eq!(cache.inner.flights().len(), 0, "retired with their gets");
+        let index = cache.inner.index();
+        assert_eq!((index.used(), index.stored()), (0, 0));
+        drop(index);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -895,6 +895,106 @@ fn invalidating_during_a_fetch_keeps_its_value_out_of_the_cache() {
     });
 }
 
+/// The space the files in `dir` really take, in bytes: what the cache's byte count must match.
+fn space_taken(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().blocks() * 512)
+        .sum()
+}
+
+#[test]
+fn cancelled_file_fetch_leaves_no_temporary_file() {
+    let scratch = Scratch::new("cancelled");
+    let cache = open(scratch.path(), "default");
+    let attempts = 20;
+    block_on(async {
+        for _ in 0..attempts {
+            // A download that writes part of the artefact, then stalls until the caller's
+            // timeout gives up on it.
+            let stalled = cache.get_or_fetch_file("model", None, |path| async move {
+                fs::write(&path, [1u8; 50_000])?;
+                std::future::pending::<()>().await;
+                Ok::<_, io::Error>(())
+            });
+            let timed_out = tokio::time::timeout(Duration::from_millis(5), stalled).await;
+            assert!(timed_out.is_err(), "the fetch never ends");
+        }
+    });
+    assert_eq!(
+        listing(cache.dir()),
+        Vec::<String>::new(),
+        "{attempts} cancelled fetches left files behind"
+    );
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.bytes), (0, 0), "{stats}");
+
+    // The budget is whole: the next fetch is stored, and counted as the space it takes.
+    let model = block_on(cache.get_or_fetch_file("model", None, |path| async move {
+        fs::write(path, [2u8; 50_000])
+    }))
+    .unwrap();
+    assert_eq!((model.source(), model.is_stored()), (Source::Fetched, true));
+    assert_eq!(fs::read(model.path()).unwrap(), [2u8; 50_000]);
+    let stats = cache.stats();
+    assert_eq!(stats.entries, 1, "{stats}");
+    assert_eq!(stats.bytes, space_taken(cache.dir()), "{stats}");
+    assert_eq!(
+        files(&cache, "entry").len() + files(&cache, "file").len(),
+        2
+    );
+    assert_eq!(listing(cache.dir()).len(), 2, "{:?}", listing(cache.dir()));
+}
+
+#[test]
+fn a_cancelled_leader_hands_the_fetch_to_the_get_waiting_for_it() {
+    let scratch = Scratch::new("cancelled-leader");
+    let cache = open(scratch.path(), "default");
+    block_on(async {
+        let (started, fetching) = tokio::sync::oneshot::channel();
+        let leader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let got = cache.get_or_fetch_file("model", None, |path| async move {
+                    fs::write(&path, b"partial")?;
+                    let _ = started.send(());
+                    std::future::pending::<()>().await;
+                    Ok::<_, io::Error>(())
+                });
+                got.await.map(|_| ())
+            })
+        };
+        fetching.await.unwrap();
+        let joiner =
+            {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch_file("model", None, |path| async move {
+                            fs::write(path, b"whole")
+                        })
+                        .await
+                })
+            };
+        // On this single-threaded runtime the joiner runs now, finds the leader's flight and
+        // waits on it.
+        tokio::task::yield_now().await;
+        assert!(!joiner.is_finished(), "the second get waits for the first");
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        let got = joiner.await.unwrap().unwrap();
+        assert_eq!((got.source(), got.is_stored()), (Source::Fetched, true));
+        assert_eq!(fs::read(got.path()).unwrap(), b"whole");
+    });
+    let mut left = listing(cache.dir());
+    left.retain(|name| name.starts_with(".tmp-"));
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "the leader's partial file is gone"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Time to live, eviction, invalidation
 

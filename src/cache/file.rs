@@ -2,11 +2,12 @@
 //! cache then takes over, or hands out unstored.
 
 use std::fs::File;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -114,6 +115,69 @@ impl Target {
             Target::Memory(_, path) => path,
         }
     }
+
+    /// Runs `fetch`, holding an in-memory target to `limit` bytes. Returns what `fetch` returned,
+    /// and the size at which the file was stopped, if it was.
+    ///
+    /// Each time `fetch` yields, a file grown past the limit is emptied, which gives its memory
+    /// back, and sealed against growing, so that `fetch`'s next write fails (`EPERM`) and it
+    /// returns its error. The size is only seen between steps of `fetch`; an artefact finished in
+    /// the step that passed the limit is served whole, since it was in memory already.
+    async fn fill<E>(
+        &self,
+        fetch: impl Future<Output = Result<(), E>>,
+        limit: u64,
+    ) -> (Result<(), E>, Option<u64>) {
+        let Target::Memory(file, _) = self else {
+            return (fetch.await, None);
+        };
+        let mut fetch = pin!(fetch);
+        let mut stopped = None;
+        let fetched = poll_fn(|cx| {
+            let polled = fetch.as_mut().poll(cx);
+            if polled.is_pending() {
+                let len = file.metadata().map_or(0, |m| m.len());
+                if len > limit {
+                    stopped.get_or_insert(len);
+                    // Sealed first, so that a write racing the truncation cannot grow it back.
+                    let _ = sys::seal_growth(file);
+                    let _ = file.set_len(0);
+                }
+            }
+            polled
+        })
+        .await;
+        (fetched, stopped)
+    }
+}
+
+/// The function's memory in MB, as Lambda sets it.
+const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// The default in-memory limit is this fraction (1/4) of memory. The function holds more than
+/// the artefact: what it loads from it (a model parsed from its file is about as large again),
+/// its own working set, the runtime. A quarter leaves the artefact one loaded copy of itself
+/// and half the memory for the rest; a half would turn the usual "load what was fetched" into
+/// the out-of-memory kill the limit is there to prevent.
+const MEMORY_SHARE: u64 = 4;
+/// Memory to take the share of when neither the function's nor the machine's is known: Lambda's
+/// smallest function.
+const FALLBACK_MEMORY: u64 = 128 << 20;
+
+/// The default of `Builder::max_in_memory`: a share of the function's memory, or outside
+/// Lambda, of the machine's.
+pub(super) fn default_max_in_memory() -> u64 {
+    let function_mb = std::env::var(FUNCTION_MEMORY_SIZE).ok();
+    max_in_memory_for(function_mb.as_deref(), sys::physical_memory())
+}
+
+fn max_in_memory_for(function_mb: Option<&str>, physical: Option<u64>) -> u64 {
+    // On Lambda a malformed value stops the runtime before any handler runs
+    // (`runtime/config.rs`); here it can only mean "not on Lambda".
+    let function = function_mb
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .filter(|&mb| mb > 0)
+        .map(|mb| mb.saturating_mul(1 << 20));
+    function.or(physical).unwrap_or(FALLBACK_MEMORY) / MEMORY_SHARE
 }
 
 /// A file `fetch` was told to write, deleted when this is dropped unless the cache took it over
@@ -169,7 +233,20 @@ impl Inner {
                 };
                 // Dropped with this future, the target deletes what `fetch` wrote so far.
                 let target = self.file_target(&mut call);
-                fetch(target.path().to_owned()).await?;
+                let limit = self.max_in_memory;
+                let (fetched, stopped) = target.fill(fetch(target.path().to_owned()), limit).await;
+                if let Some(len) = stopped {
+                    call.problem(format!(
+                        "it grew to {len} bytes, past the {limit} bytes an artefact may take in \
+                         memory (`Builder::max_in_memory`, by default a quarter of the \
+                         function's memory): it was discarded and fetch's writes to {} fail \
+                         (EPERM), so the get returns fetch's error instead of the function \
+                         running out of memory; raise the limit, or give the cache a directory \
+                         that can take the file",
+                        target.path().display(),
+                    ));
+                }
+                fetched?;
                 let (file, stored) = self.store_file(&mut call, ttl, target, boarding.flight());
                 Ok((Shared::File { file, stored }, Source::Fetched))
             })
@@ -437,5 +514,22 @@ fn missing(path: PathBuf) -> CachedFile {
         path,
         handle: None,
         len: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_memory_limit_is_a_quarter_of_the_functions_memory() {
+        let gib = 1u64 << 30;
+        assert_eq!(max_in_memory_for(Some("2048"), Some(64 * gib)), 512 << 20);
+        assert_eq!(max_in_memory_for(Some("128"), None), 32 << 20);
+        // Outside Lambda, or with a value Lambda would never set: the machine's memory.
+        assert_eq!(max_in_memory_for(None, Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(Some("lots"), Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(Some("0"), Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(None, None), 32 << 20);
     }
 }

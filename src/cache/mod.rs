@@ -53,7 +53,8 @@
 //! - **Bounded.** A byte budget, by default half the file system, with least-recently-used
 //!   eviction; and a free-space floor, by default a tenth of the file system, so the cache gives
 //!   way to your other files instead of filling `/tmp`. Space is counted in the file system's
-//!   blocks, as it is really taken.
+//!   blocks, as it is really taken. A file kept in memory because `/tmp` cannot take it is held
+//!   to a quarter of the function's memory ([`Builder::max_in_memory`]).
 //! - **One fetch per key at a time.** Concurrent gets of one key in the process wait for a
 //!   single fetch and share its result, on any async runtime and across threads.
 //! - **Private.** Files are mode 0600 in a 0700 directory of the process's own user,
@@ -137,6 +138,7 @@ pub struct Cache {
 ///     .namespace("thumbnails")        // default: "default"
 ///     .budget(64 * 1024 * 1024)       // default: half the file system
 ///     .min_free(16 * 1024 * 1024)     // default: a tenth of the file system
+///     .max_in_memory(32 * 1024 * 1024) // default: a quarter of the function's memory
 ///     .open()?;
 /// assert_eq!(cache.dir(), dir.join("thumbnails"));
 /// # std::fs::remove_dir_all(&dir).ok();
@@ -149,6 +151,7 @@ pub struct Builder {
     namespace: Option<String>,
     budget: Option<u64>,
     min_free: Option<u64>,
+    max_in_memory: Option<u64>,
 }
 
 impl Builder {
@@ -187,6 +190,20 @@ impl Builder {
         self
     }
 
+    /// The most a file from [`Cache::get_or_fetch_file`] may take in memory, where it goes when
+    /// the cache directory cannot take it. Default: a quarter of the function's memory
+    /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`); outside Lambda, a quarter of the machine's.
+    ///
+    /// Running out of memory is the one failure a function cannot handle: Lambda kills it, and
+    /// the invocation gets no error of yours. So an artefact that outgrows this limit is
+    /// discarded and `fetch`'s writes to it fail, and the get returns `fetch`'s error. The
+    /// default leaves three quarters for everything else the function holds, including what it
+    /// loads from the artefact (a model parsed from its file is about as large again).
+    pub fn max_in_memory(mut self, bytes: u64) -> Self {
+        self.max_in_memory = Some(bytes);
+        self
+    }
+
     /// Opens the cache: creates its directory (mode 0700) if need be, deletes temporary files
     /// left by processes that no longer run, and indexes the entries already there from their
     /// headers (one `open`, read and `fstat` per entry). Do it once, in `init`, and keep the
@@ -216,7 +233,12 @@ impl Builder {
             .unwrap_or_else(|| std::env::temp_dir().join(ROOT_DIR))
             .join(&namespace);
         Ok(Cache {
-            inner: Arc::new(Inner::open(dir, self.budget, self.min_free)),
+            inner: Arc::new(Inner::open(
+                dir,
+                self.budget,
+                self.min_free,
+                self.max_in_memory,
+            )),
         })
     }
 }
@@ -543,6 +565,17 @@ impl Cache {
     /// the artefact turns out larger than the budget or the free space allows, it is not stored
     /// and is served from the deleted file the same way.
     ///
+    /// Memory is bounded by [`Builder::max_in_memory`] (a quarter of the function's memory by
+    /// default), because running out of it kills the function instead of failing the call. Each
+    /// time `fetch` yields (awaits), the cache looks at the in-memory file; once it has grown
+    /// past the limit, the cache empties it, giving the memory back, and seals it, so that
+    /// `fetch`'s next write fails with `EPERM` ([`io::ErrorKind::PermissionDenied`]) and the get
+    /// returns `fetch`'s error, with a warning that names the limit. The cache cannot look
+    /// inside one step of `fetch`: an artefact written in one step (a single `write`, or
+    /// `tokio::fs::write`) is whole before it can be seen, and is served, since it was in memory
+    /// already. A download written chunk by chunk, as a streamed body is, is stopped within a
+    /// chunk of the limit.
+    ///
     /// The size is unknown until `fetch` is done, so a file system that fills up *while* `fetch`
     /// writes fails `fetch`'s own write, and that is its error to return. Before `fetch` starts,
     /// the cache evicts down to its free-space floor, so the space it takes is never the reason.
@@ -566,7 +599,10 @@ impl Cache {
     ///
     /// # Errors
     ///
-    /// Only `fetch`'s error, when it ran and failed; what it wrote is deleted.
+    /// Only `fetch`'s error, when it ran and failed; what it wrote is deleted. Its writes may fail
+    /// because of the file system it writes to, or the in-memory limit above.
+    ///
+    /// [`io::ErrorKind::PermissionDenied`]: std::io::ErrorKind::PermissionDenied
     pub async fn get_or_fetch_file<F, Fut, E>(
         &self,
         key: &str,

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::file::default_max_in_memory;
 use super::flight::Flight;
 use super::flight::Flights;
 use super::format::{Header, Kind, Name, ReadError};
@@ -23,6 +24,8 @@ pub(super) struct Inner {
     pub(super) budget: u64,
     pub(super) min_free: u64,
     pub(super) block: u64,
+    /// The most a file artefact may take in memory when the directory cannot take it.
+    pub(super) max_in_memory: u64,
     pub(super) index: Mutex<Index>,
     /// Fetches in progress, by kind and key: a bytes get never waits for a file fetch.
     pub(super) flights: Mutex<Flights>,
@@ -55,7 +58,12 @@ impl<'a> Call<'a> {
 }
 
 impl Inner {
-    pub(super) fn open(dir: PathBuf, budget: Option<u64>, min_free: Option<u64>) -> Inner {
+    pub(super) fn open(
+        dir: PathBuf,
+        budget: Option<u64>,
+        min_free: Option<u64>,
+        max_in_memory: Option<u64>,
+    ) -> Inner {
         let mut unusable = None;
         let mut warnings = Vec::new();
         let handle = match disk::prepare(&dir) {
@@ -83,6 +91,7 @@ impl Inner {
             budget: budget.max(1),
             min_free,
             block,
+            max_in_memory: max_in_memory.unwrap_or_else(default_max_in_memory),
             index: Mutex::new(Index::default()),
             flights: Mutex::new(HashMap::new()),
         };

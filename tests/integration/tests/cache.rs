@@ -562,6 +562,78 @@ fn a_directory_of_another_user_or_a_symlink_is_not_used() {
 }
 
 #[test]
+fn a_file_too_large_for_memory_fails_its_fetch_instead_of_killing_the_function() {
+    let scratch = Scratch::new("memory");
+    let elsewhere = scratch.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    // A cache directory that is not used, so every file goes to memory.
+    std::os::unix::fs::symlink(&elsewhere, scratch.path().join("linked")).unwrap();
+    // A function of 1 MB: a quarter of it may be held in memory.
+    let limit = 256 * 1024;
+    let output = Command::new(PROBE)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1")
+        .arg("--dir")
+        .arg(scratch.path())
+        .args(["--namespace", "linked"])
+        .args([
+            "stream=small:200000",
+            "stream=big:4000000",
+            "file=whole:300000",
+        ])
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let run = Run::read(&output.stdout, &output.stderr);
+
+    // Within the limit: served from memory.
+    assert_served(run.op(0), "miss", false);
+    assert!(
+        run.op(0)["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/proc/self/fd/"),
+        "{}",
+        run.op(0)
+    );
+    // Past it: fetch's next write fails, and the get returns fetch's error, which a handler
+    // can return, where 4 MB in memory would have run a small function out of it.
+    let big = run.op(1);
+    assert_eq!(big["os_error"], json!(1), "EPERM: {big}");
+    assert!(
+        big["error"]
+            .as_str()
+            .unwrap()
+            .contains("Operation not permitted"),
+        "{big}"
+    );
+    let written = big["written"].as_u64().unwrap();
+    assert!(
+        written > limit && written <= limit + 64 * 1024,
+        "stopped within one chunk of the limit: {big}"
+    );
+    // Written in one step, an artefact is whole before the cache can see it, and served.
+    assert_served(run.op(2), "miss", false);
+
+    let stopped: Vec<_> = run
+        .warnings()
+        .into_iter()
+        .filter(|w| w.contains("past the"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{}", run.log);
+    assert!(
+        stopped[0].contains(&format!(
+            "it grew to 327680 bytes, past the {limit} bytes an artefact may take in memory \
+             (`Builder::max_in_memory`, by default a quarter of the function's memory)"
+        )),
+        "{}",
+        stopped[0]
+    );
+    assert!(stopped[0].contains("file key \"big\""), "{}", stopped[0]);
+    assert_eq!(listing(&elsewhere), Vec::<String>::new());
+}
+
+#[test]
 fn a_path_that_cannot_be_a_directory_is_a_miss() {
     let scratch = Scratch::new("notdir");
     let file = scratch.path().join("file");

@@ -27,6 +27,8 @@ use super::{Cached, Source, disk, sys};
 /// the entry was evicted. When the artefact could not be stored (see [`Cached::is_stored`]), the
 /// path is `/proc/self/fd/N`, a name for that handle, valid in this process while this value (or a
 /// clone) lives; hand a child process a copy of the content, not that path.
+///
+/// [`Cache::get_or_fetch_file`]: super::Cache::get_or_fetch_file
 #[derive(Debug, Clone)]
 pub struct CachedFile {
     pub(super) path: PathBuf,

@@ -171,6 +171,7 @@ impl Inner {
         // it is a single step. Carry on rather than fail every later get.
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
     pub(super) fn stats(&self) -> CacheStats {
         let index = self.index();
         let Counters {
@@ -530,6 +531,7 @@ impl Inner {
         entries.len()
     }
 }
+
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -525,12 +525,19 @@ fn a_directory_this_user_may_not_write_is_a_miss_with_one_warning() {
     assert!(!dir.exists());
 }
 
-#[test]
-fn a_directory_of_another_user_or_a_symlink_is_not_used() {
-    let scratch = Scratch::new("unsafe");
+/// Makes the namespace `linked` in `scratch` a symbolic link, which the cache refuses to use;
+/// returns the directory it points to.
+fn linked_namespace(scratch: &Scratch) -> PathBuf {
     let elsewhere = scratch.path().join("elsewhere");
     fs::create_dir(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, scratch.path().join("linked")).unwrap();
+    elsewhere
+}
+
+#[test]
+fn a_directory_of_another_user_or_a_symlink_is_not_used() {
+    let scratch = Scratch::new("unsafe");
+    let elsewhere = linked_namespace(&scratch);
     let mut namespaces = vec!["linked"];
     if is_root() {
         let theirs = scratch.path().join("theirs");
@@ -564,10 +571,8 @@ fn a_directory_of_another_user_or_a_symlink_is_not_used() {
 #[test]
 fn a_file_too_large_for_memory_fails_its_fetch_instead_of_killing_the_function() {
     let scratch = Scratch::new("memory");
-    let elsewhere = scratch.path().join("elsewhere");
-    fs::create_dir(&elsewhere).unwrap();
     // A cache directory that is not used, so every file goes to memory.
-    std::os::unix::fs::symlink(&elsewhere, scratch.path().join("linked")).unwrap();
+    let elsewhere = linked_namespace(&scratch);
     // A function of 1 MB: a quarter of it may be held in memory.
     let limit = 256 * 1024;
     let output = Command::new(PROBE)

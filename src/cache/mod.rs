@@ -45,9 +45,10 @@
 //!   runs and its value is returned, stored or not). The only error a get returns is your
 //!   `fetch`'s own (for a file, that includes its own writes: see [`Cache::get_or_fetch_file`]).
 //! - **Atomic entries.** Entries are written to a temporary file and renamed into place; a
-//!   crash leaves nothing that reads as valid. Each entry carries its key, its length and an XXH64
-//!   checksum, checked on every read (a file entry's content is checked once per process, then
-//!   re-checked only if the file changes).
+//!   crash leaves nothing that reads as valid, and a `fetch` that fails or is cancelled (a
+//!   timeout around the get) deletes what it wrote. Each entry carries its key, its length and
+//!   an XXH64 checksum, checked on every read (a file entry's content is checked once per
+//!   process, then re-checked only if the file changes).
 //! - **Survives restarts.** [`Builder::open`] rebuilds the index from the entries' headers
 //!   alone, without reading their content, and deletes what dead writers left half done.
 //! - **Bounded.** A byte budget, by default half the file system, with least-recently-used

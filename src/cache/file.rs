@@ -149,6 +149,11 @@ impl Target {
             polled
         })
         .await;
+        if stopped.is_some() {
+            // A `fetch` that ignored its failed writes returns success; what it left must not
+            // pass for the artefact (without the seal, its later writes landed past a hole).
+            let _ = file.set_len(0);
+        }
         (fetched, stopped)
     }
 }

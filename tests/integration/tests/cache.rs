@@ -639,6 +639,37 @@ fn a_file_too_large_for_memory_fails_its_fetch_instead_of_killing_the_function()
 }
 
 #[test]
+fn a_fetch_that_ignores_its_refused_writes_gets_an_empty_file_not_a_corrupt_one() {
+    let scratch = Scratch::new("memory-ignored");
+    linked_namespace(&scratch);
+    let cache = Cache::builder()
+        .dir(scratch.path())
+        .namespace("linked")
+        .max_in_memory(100_000)
+        .open()
+        .unwrap();
+    let got = logged(|logs| {
+        let got = block_on(cache.get_or_fetch_file("big", None, |path| async move {
+            let mut file = fs::File::create(path)?;
+            for _ in 0..10 {
+                // Errors dropped on the floor, as a careless fetch might.
+                let _ = file.write_all(&[9u8; 50_000]);
+                tokio::task::yield_now().await;
+            }
+            Ok::<_, io::Error>(())
+        }))
+        .unwrap();
+        let warned = logs.warnings();
+        assert_eq!(warned.len(), 1, "{}", logs.text());
+        assert!(warned[0].contains("past the 100000 bytes"), "{}", warned[0]);
+        got
+    });
+    assert!(!got.is_stored());
+    assert_eq!(got.len(), 0);
+    assert_eq!(fs::read(got.path()).unwrap(), Vec::<u8>::new());
+}
+
+#[test]
 fn a_path_that_cannot_be_a_directory_is_a_miss() {
     let scratch = Scratch::new("notdir");
     let file = scratch.path().join("file");

@@ -1,5 +1,6 @@
 //! The few system calls the cache needs that std does not wrap: the size of a file system, the
-//! effective uid, whether a process is alive, and an anonymous in-memory file.
+//! effective uid, whether a process is alive, the machine's memory, and an anonymous in-memory
+//! file that can be sealed against growing.
 //!
 //! The only `unsafe` in the cache is here, each block a single libc call on memory it owns.
 #![allow(unsafe_code)]
@@ -65,20 +66,58 @@ pub(crate) fn process_exists(pid: u32) -> bool {
     status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// The machine's physical memory in bytes, if the system says.
+pub(crate) fn physical_memory() -> Option<u64> {
+    // SAFETY: `sysconf` takes an integer and touches no memory of ours.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = u64::try_from(pages).ok()?;
+    let page = u64::try_from(page).ok()?;
+    pages.checked_mul(page).filter(|&bytes| bytes > 0)
+}
+
 /// A file that lives in memory only, for an artefact the cache directory cannot take.
 ///
-/// Its path, `/proc/self/fd/N`, opens it for as long as the returned `File` is open.
+/// Its path, `/proc/self/fd/N`, opens it for as long as the returned `File` is open. It may be
+/// sealed with [`seal_growth`].
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn memory_file() -> io::Result<File> {
     use std::os::fd::{FromRawFd, OwnedFd};
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: the name is a NUL-terminated literal that outlives the call.
-    let fd = unsafe { libc::memfd_create(c"lamina-cache".as_ptr(), libc::MFD_CLOEXEC) };
+    let fd = unsafe { libc::memfd_create(c"lamina-cache".as_ptr(), flags) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `memfd_create` just returned this descriptor, so it is open and owned by no one
     // else; `OwnedFd` takes over closing it.
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Seals an in-memory file against growing: from now on every write that would make it longer
+/// fails with `EPERM`, through any descriptor, while shrinking it still works.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn seal_growth(file: &File) -> io::Result<()> {
+    // SAFETY: the descriptor is open for as long as `file` is borrowed; `F_ADD_SEALS` takes an
+    // integer and touches no memory of ours.
+    let status = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_GROW) };
+    if status != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Seals an in-memory file: not available on this system (nor are in-memory files).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn seal_growth(_file: &File) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "sealing files needs Linux",
+    ))
 }
 
 /// A file that lives in memory only: not available on this system.
@@ -122,5 +161,21 @@ mod tests {
             .read_to_string(&mut back)
             .unwrap();
         assert_eq!(back, "in memory");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sealed_memory_file_refuses_to_grow_but_shrinks() {
+        use std::io::Write;
+        let file = memory_file().unwrap();
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        std::fs::write(&path, b"0123456789").unwrap();
+        seal_growth(&file).unwrap();
+        file.set_len(0).unwrap();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let refused = writer.write_all(b"more").unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::EPERM), "{refused}");
+        assert_eq!(file.metadata().unwrap().len(), 0);
+        assert!(physical_memory().is_some_and(|bytes| bytes >= 1 << 20));
     }
 }

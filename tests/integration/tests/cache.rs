@@ -525,12 +525,19 @@ fn a_directory_this_user_may_not_write_is_a_miss_with_one_warning() {
     assert!(!dir.exists());
 }
 
-#[test]
-fn a_directory_of_another_user_or_a_symlink_is_not_used() {
-    let scratch = Scratch::new("unsafe");
+/// Makes the namespace `linked` in `scratch` a symbolic link, which the cache refuses to use;
+/// returns the directory it points to.
+fn linked_namespace(scratch: &Scratch) -> PathBuf {
     let elsewhere = scratch.path().join("elsewhere");
     fs::create_dir(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, scratch.path().join("linked")).unwrap();
+    elsewhere
+}
+
+#[test]
+fn a_directory_of_another_user_or_a_symlink_is_not_used() {
+    let scratch = Scratch::new("unsafe");
+    let elsewhere = linked_namespace(&scratch);
     let mut namespaces = vec!["linked"];
     if is_root() {
         let theirs = scratch.path().join("theirs");
@@ -559,6 +566,107 @@ fn a_directory_of_another_user_or_a_symlink_is_not_used() {
         });
         assert_eq!(listing(&elsewhere), Vec::<String>::new());
     }
+}
+
+#[test]
+fn a_file_too_large_for_memory_fails_its_fetch_instead_of_killing_the_function() {
+    let scratch = Scratch::new("memory");
+    // A cache directory that is not used, so every file goes to memory.
+    let elsewhere = linked_namespace(&scratch);
+    // A function of 1 MB: a quarter of it may be held in memory.
+    let limit = 256 * 1024;
+    let output = Command::new(PROBE)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1")
+        .arg("--dir")
+        .arg(scratch.path())
+        .args(["--namespace", "linked"])
+        .args([
+            "stream=small:200000",
+            "stream=big:4000000",
+            "file=whole:300000",
+        ])
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let run = Run::read(&output.stdout, &output.stderr);
+
+    // Within the limit: served from memory.
+    assert_served(run.op(0), "miss", false);
+    assert!(
+        run.op(0)["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/proc/self/fd/"),
+        "{}",
+        run.op(0)
+    );
+    // Past it: fetch's next write fails, and the get returns fetch's error, which a handler
+    // can return, where 4 MB in memory would have run a small function out of it.
+    let big = run.op(1);
+    assert_eq!(big["os_error"], json!(1), "EPERM: {big}");
+    assert!(
+        big["error"]
+            .as_str()
+            .unwrap()
+            .contains("Operation not permitted"),
+        "{big}"
+    );
+    let written = big["written"].as_u64().unwrap();
+    assert!(
+        written > limit && written <= limit + 64 * 1024,
+        "stopped within one chunk of the limit: {big}"
+    );
+    // Written in one step, an artefact is whole before the cache can see it, and served.
+    assert_served(run.op(2), "miss", false);
+
+    let stopped: Vec<_> = run
+        .warnings()
+        .into_iter()
+        .filter(|w| w.contains("past the"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{}", run.log);
+    assert!(
+        stopped[0].contains(&format!(
+            "it grew to 327680 bytes, past the {limit} bytes an artefact may take in memory \
+             (`Builder::max_in_memory`, by default a quarter of the function's memory)"
+        )),
+        "{}",
+        stopped[0]
+    );
+    assert!(stopped[0].contains("file key \"big\""), "{}", stopped[0]);
+    assert_eq!(listing(&elsewhere), Vec::<String>::new());
+}
+
+#[test]
+fn a_fetch_that_ignores_its_refused_writes_gets_an_empty_file_not_a_corrupt_one() {
+    let scratch = Scratch::new("memory-ignored");
+    linked_namespace(&scratch);
+    let cache = Cache::builder()
+        .dir(scratch.path())
+        .namespace("linked")
+        .max_in_memory(100_000)
+        .open()
+        .unwrap();
+    let got = logged(|logs| {
+        let got = block_on(cache.get_or_fetch_file("big", None, |path| async move {
+            let mut file = fs::File::create(path)?;
+            for _ in 0..10 {
+                // Errors dropped on the floor, as a careless fetch might.
+                let _ = file.write_all(&[9u8; 50_000]);
+                tokio::task::yield_now().await;
+            }
+            Ok::<_, io::Error>(())
+        }))
+        .unwrap();
+        let warned = logs.warnings();
+        assert_eq!(warned.len(), 1, "{}", logs.text());
+        assert!(warned[0].contains("past the 100000 bytes"), "{}", warned[0]);
+        got
+    });
+    assert!(!got.is_stored());
+    assert_eq!(got.len(), 0);
+    assert_eq!(fs::read(got.path()).unwrap(), Vec::<u8>::new());
 }
 
 #[test]
@@ -893,6 +1001,106 @@ fn invalidating_during_a_fetch_keeps_its_value_out_of_the_cache() {
         cache.invalidate("k");
         assert!(!has(&cache, "k").await);
     });
+}
+
+/// The space the files in `dir` really take, in bytes: what the cache's byte count must match.
+fn space_taken(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().blocks() * 512)
+        .sum()
+}
+
+#[test]
+fn cancelled_file_fetch_leaves_no_temporary_file() {
+    let scratch = Scratch::new("cancelled");
+    let cache = open(scratch.path(), "default");
+    let attempts = 20;
+    block_on(async {
+        for _ in 0..attempts {
+            // A download that writes part of the artefact, then stalls until the caller's
+            // timeout gives up on it.
+            let stalled = cache.get_or_fetch_file("model", None, |path| async move {
+                fs::write(&path, [1u8; 50_000])?;
+                std::future::pending::<()>().await;
+                Ok::<_, io::Error>(())
+            });
+            let timed_out = tokio::time::timeout(Duration::from_millis(5), stalled).await;
+            assert!(timed_out.is_err(), "the fetch never ends");
+        }
+    });
+    assert_eq!(
+        listing(cache.dir()),
+        Vec::<String>::new(),
+        "{attempts} cancelled fetches left files behind"
+    );
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.bytes), (0, 0), "{stats}");
+
+    // The budget is whole: the next fetch is stored, and counted as the space it takes.
+    let model = block_on(cache.get_or_fetch_file("model", None, |path| async move {
+        fs::write(path, [2u8; 50_000])
+    }))
+    .unwrap();
+    assert_eq!((model.source(), model.is_stored()), (Source::Fetched, true));
+    assert_eq!(fs::read(model.path()).unwrap(), [2u8; 50_000]);
+    let stats = cache.stats();
+    assert_eq!(stats.entries, 1, "{stats}");
+    assert_eq!(stats.bytes, space_taken(cache.dir()), "{stats}");
+    assert_eq!(
+        files(&cache, "entry").len() + files(&cache, "file").len(),
+        2
+    );
+    assert_eq!(listing(cache.dir()).len(), 2, "{:?}", listing(cache.dir()));
+}
+
+#[test]
+fn a_cancelled_leader_hands_the_fetch_to_the_get_waiting_for_it() {
+    let scratch = Scratch::new("cancelled-leader");
+    let cache = open(scratch.path(), "default");
+    block_on(async {
+        let (started, fetching) = tokio::sync::oneshot::channel();
+        let leader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let got = cache.get_or_fetch_file("model", None, |path| async move {
+                    fs::write(&path, b"partial")?;
+                    let _ = started.send(());
+                    std::future::pending::<()>().await;
+                    Ok::<_, io::Error>(())
+                });
+                got.await.map(|_| ())
+            })
+        };
+        fetching.await.unwrap();
+        let joiner =
+            {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fetch_file("model", None, |path| async move {
+                            fs::write(path, b"whole")
+                        })
+                        .await
+                })
+            };
+        // On this single-threaded runtime the joiner runs now, finds the leader's flight and
+        // waits on it.
+        tokio::task::yield_now().await;
+        assert!(!joiner.is_finished(), "the second get waits for the first");
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        let got = joiner.await.unwrap().unwrap();
+        assert_eq!((got.source(), got.is_stored()), (Source::Fetched, true));
+        assert_eq!(fs::read(got.path()).unwrap(), b"whole");
+    });
+    let mut left = listing(cache.dir());
+    left.retain(|name| name.starts_with(".tmp-"));
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "the leader's partial file is gone"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 //!   bytes=KEY:SIZE[:TTL_MS]  get_or_fetch_bytes; fetch returns SIZE bytes made from KEY
 //!   json=KEY                 get_or_fetch_json of {"key": KEY, "n": 42}
 //!   file=KEY:SIZE            get_or_fetch_file; fetch writes SIZE bytes made from KEY
+//!   stream=KEY:SIZE          the same, written in 64 KiB chunks with a yield after each, as a
+//!                            streamed download is; an error also says how much was written
 //!   invalidate=KEY
 //!   fill=PATH                write zeros to PATH until the file system is full
 //!   race=KEY:ROUNDS:SIZE     ROUNDS of invalidate + get, with content unique to this process
@@ -22,11 +24,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use lamina::cache::{Cache, Cached, Source};
+use lamina::cache::{Cache, Cached, CachedFile, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 static FETCHES: AtomicU64 = AtomicU64::new(0);
+/// Bytes the last `stream` fetch wrote.
+static STREAMED: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Serialize, Deserialize, PartialEq)]
 struct Doc {
@@ -123,21 +127,26 @@ async fn run(cache: &Cache, op: &str) -> Value {
                 })
                 .await;
             match got {
-                Ok(file) => {
-                    let mut data = Vec::new();
-                    let read = file.open().and_then(|mut f| f.read_to_end(&mut data));
-                    let in_dir = file.path().starts_with(cache.dir());
-                    describe(
-                        &file,
-                        json!({
-                            "valid": read.is_ok() && is_valid(key, &data, size),
-                            "len": file.len(),
-                            "path": file.path(),
-                            "in_dir": in_dir,
-                        }),
-                    )
-                }
+                Ok(file) => describe_file(cache, key, size, &file),
                 Err(e) => json!({"error": e.to_string()}),
+            }
+        }
+        "stream" => {
+            let (key, size) = (parts[0], number(parts[1]) as usize);
+            STREAMED.store(0, Ordering::SeqCst);
+            let got = cache
+                .get_or_fetch_file(key, None, |path| async move {
+                    FETCHES.fetch_add(1, Ordering::SeqCst);
+                    stream(&path, &content(key, 0, size)).await
+                })
+                .await;
+            match got {
+                Ok(file) => describe_file(cache, key, size, &file),
+                Err(e) => json!({
+                    "error": e.to_string(),
+                    "os_error": e.raw_os_error(),
+                    "written": STREAMED.load(Ordering::SeqCst),
+                }),
             }
         }
         "invalidate" => json!({"removed": cache.invalidate(parts[0])}),
@@ -179,6 +188,33 @@ async fn run(cache: &Cache, op: &str) -> Value {
     }
     out["fetched"] = json!(FETCHES.load(Ordering::SeqCst) > before);
     out
+}
+
+fn describe_file(cache: &Cache, key: &str, size: usize, file: &Cached<CachedFile>) -> Value {
+    let mut data = Vec::new();
+    let read = file.open().and_then(|mut f| f.read_to_end(&mut data));
+    let in_dir = file.path().starts_with(cache.dir());
+    describe(
+        file,
+        json!({
+            "valid": read.is_ok() && is_valid(key, &data, size),
+            "len": file.len(),
+            "path": file.path(),
+            "in_dir": in_dir,
+        }),
+    )
+}
+
+/// Writes `data` to `path` a chunk at a time, yielding after each chunk as a download waiting
+/// for the network does; counts what was written in `STREAMED`.
+async fn stream(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    for chunk in data.chunks(64 * 1024) {
+        file.write_all(chunk)?;
+        STREAMED.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+    }
+    Ok(())
 }
 
 fn describe<T>(cached: &Cached<T>, mut extra: Value) -> Value {

@@ -6,8 +6,12 @@
 //! | variable | values | default |
 //! |---|---|---|
 //! | `AWS_LAMBDA_LOG_FORMAT` | `Text` or `JSON` (any case) | `Text` |
-//! | `AWS_LAMBDA_LOG_LEVEL` | `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL` (read as `ERROR`) | `RUST_LOG`, then `INFO` |
-//! | `LAMINA_LOG` | `off`: lamina installs no subscriber | |
+//! | `AWS_LAMBDA_LOG_LEVEL` | `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL` (read as `ERROR`): no line below it is written | `RUST_LOG`'s default, then `INFO` |
+//! | `RUST_LOG` | directives, as `info,hyper=warn,my_crate::db=debug` ([`Directives`]) | |
+//! | `LAMINA_LOG` | `off`: lamina installs no subscriber (and no `log` logger) | |
+//!
+//! With the cargo feature `log`, records from the [`log`](https://docs.rs/log) crate become
+//! lamina lines too, filtered by their own target.
 //!
 //! In JSON format each event is one line with Lambda's keys first, then the event's fields and
 //! those of the spans it is in (the innermost value wins; a field named like one of Lambda's keys
@@ -67,18 +71,21 @@
 //! (a thread `init` started, a blocking task) are dropped before you install a subscriber, since
 //! no global one exists yet. To have no lamina subscriber at all, set `LAMINA_LOG=off`.
 
+mod filter;
 mod layer;
 mod line;
+#[cfg(feature = "log")]
+mod log_records;
 mod sink;
 mod subscriber;
 
 use tracing::dispatcher::DefaultGuard;
-use tracing::level_filters::LevelFilter;
 use tracing::{Dispatch, Subscriber};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::registry::LookupSpan;
 
+pub use filter::Directives;
 pub use layer::LogLayer;
 pub(crate) use sink::Invocation;
 
@@ -90,14 +97,15 @@ const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 const RUST_LOG: &str = "RUST_LOG";
 const LAMINA_LOG: &str = "LAMINA_LOG";
 
-/// lamina's log lines as a layer for a [`tracing_subscriber::Registry`] of your own, filtered to
-/// the level Lambda's settings choose. The filter is the layer's own: the registry's other layers
-/// still see every level. See the [module docs](self) for an example.
-pub fn layer<S>() -> Filtered<LogLayer, LevelFilter, S>
+/// lamina's log lines as a layer for a [`tracing_subscriber::Registry`] of your own, filtered by
+/// `RUST_LOG` under the level Lambda's settings choose ([`Directives`]). The filter is the
+/// layer's own: the registry's other layers still see every level. See the [module docs](self)
+/// for an example.
+pub fn layer<S>() -> Filtered<LogLayer, Directives, S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    LogLayer::default().with_filter(level(|k| std::env::var(k).ok()))
+    LogLayer::default().with_filter(Directives::from_env())
 }
 
 /// Writes the lines waiting in the invocation's buffer now, instead of when the invocation ends.
@@ -121,10 +129,14 @@ pub(crate) fn install(output: Output) -> Installed {
     let env = |k: &str| std::env::var(k).ok();
     sink::configure(format(env), output);
     let off = env(LAMINA_LOG).is_some_and(|v| v.trim().eq_ignore_ascii_case("off"));
+    #[cfg(feature = "log")]
+    if !off {
+        log_records::install(Directives::from_vars(env));
+    }
     if off || tracing::dispatcher::has_been_set() {
         return Installed { scoped: None };
     }
-    let dispatch = Dispatch::new(LaminaSubscriber::new(level(env)));
+    let dispatch = Dispatch::new(LaminaSubscriber::new(Directives::from_vars(env)));
     let guard = tracing::dispatcher::set_default(&dispatch);
     Installed {
         scoped: Some((dispatch, guard)),
@@ -151,19 +163,6 @@ pub(crate) fn flush_before_abort() {
     sink::flush_if_free();
 }
 
-/// `AWS_LAMBDA_LOG_LEVEL` wins over `RUST_LOG`; either holds one level name. Default: INFO.
-fn level(var: impl Fn(&str) -> Option<String>) -> LevelFilter {
-    [LAMBDA_LOG_LEVEL, RUST_LOG]
-        .into_iter()
-        .filter_map(&var)
-        .find_map(|value| match value.trim().to_ascii_uppercase().as_str() {
-            // Lambda's scale has FATAL above ERROR; tracing's stops at ERROR.
-            "FATAL" => Some(LevelFilter::ERROR),
-            other => other.parse().ok(),
-        })
-        .unwrap_or(LevelFilter::INFO)
-}
-
 /// `AWS_LAMBDA_LOG_FORMAT`: `JSON` in any case, else text.
 fn format(var: impl Fn(&str) -> Option<String>) -> Format {
     match var(LAMBDA_LOG_FORMAT) {
@@ -175,6 +174,7 @@ fn format(var: impl Fn(&str) -> Option<String>) -> Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing::level_filters::LevelFilter;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let pairs: Vec<(String, String)> = pairs
@@ -186,24 +186,19 @@ mod tests {
 
     #[test]
     fn lambda_setting_wins_then_rust_log_then_info() {
-        assert_eq!(level(env(&[])), LevelFilter::INFO);
-        assert_eq!(level(env(&[("RUST_LOG", "debug")])), LevelFilter::DEBUG);
+        let level = |pairs: &[(&str, &str)]| Directives::from_vars(env(pairs)).level_for("any");
+        assert_eq!(level(&[]), LevelFilter::INFO);
+        assert_eq!(level(&[("RUST_LOG", "debug")]), LevelFilter::DEBUG);
         assert_eq!(
-            level(env(&[
-                ("RUST_LOG", "debug"),
-                ("AWS_LAMBDA_LOG_LEVEL", "WARN")
-            ])),
+            level(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")]),
             LevelFilter::WARN
         );
         assert_eq!(
-            level(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]),
             LevelFilter::ERROR
         );
         assert_eq!(
-            level(env(&[
-                ("AWS_LAMBDA_LOG_LEVEL", "nonsense"),
-                ("RUST_LOG", "trace")
-            ])),
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "nonsense"), ("RUST_LOG", "trace")]),
             LevelFilter::TRACE
         );
     }

@@ -17,11 +17,12 @@ use tracing::subscriber::{Interest, Subscriber};
 use tracing::{Event, Metadata};
 use tracing_core::span::Current;
 
+use super::filter::Directives;
 use super::line::{Fields, Visitor};
 use super::sink;
 
 pub(crate) struct LaminaSubscriber {
-    max: LevelFilter,
+    filter: Directives,
     spans: Mutex<Spans>,
 }
 
@@ -114,9 +115,9 @@ fn current() -> Option<Id> {
 }
 
 impl LaminaSubscriber {
-    pub(crate) fn new(max: LevelFilter) -> Self {
+    pub(crate) fn new(filter: Directives) -> Self {
         LaminaSubscriber {
-            max,
+            filter,
             spans: Mutex::new(Spans::default()),
         }
     }
@@ -150,19 +151,15 @@ impl LaminaSubscriber {
 
 impl Subscriber for LaminaSubscriber {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self.enabled(metadata) {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
+        self.filter.interest(metadata)
     }
 
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.max >= *metadata.level()
+        self.filter.enabled(metadata)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(self.max)
+        Some(self.filter.max_level())
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
@@ -251,7 +248,7 @@ mod tests {
 
     #[test]
     fn spans_free_their_slot_and_their_parents_when_the_last_handle_goes() {
-        let subscriber = LaminaSubscriber::new(LevelFilter::INFO);
+        let subscriber = LaminaSubscriber::new(Directives::parse(None, None));
         tracing::subscriber::with_default(subscriber, || {
             let outer = tracing::info_span!("outer", a = 1);
             let inner = tracing::info_span!(parent: &outer, "inner", b = 2);
@@ -277,7 +274,7 @@ mod tests {
 
     #[test]
     fn entered_spans_stay_alive_and_current() {
-        let subscriber = LaminaSubscriber::new(LevelFilter::INFO);
+        let subscriber = LaminaSubscriber::new(Directives::parse(None, None));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("work", order = 7);
             let id = span.id().unwrap();

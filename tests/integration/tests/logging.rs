@@ -206,6 +206,61 @@ fn debug_lines_appear_at_debug_and_trace_lines_do_not() {
     assert_eq!(debug["requestId"], id.as_str());
 }
 
+/// Issue 14: `log` records carry the request id, and `RUST_LOG`'s directives choose by target,
+/// in both formats, under the cap `AWS_LAMBDA_LOG_LEVEL` sets.
+#[test]
+fn log_crate_records_and_rust_log_directives_reach_the_lines() {
+    let event = || Event::json(r#"{"marker":"m-log","log_crate":true}"#);
+    let rust_log = ("RUST_LOG", "warn,logging=debug,chatty=warn");
+    for format in ["Text", "JSON"] {
+        let api = Emulator::start();
+        let function = Function::start(
+            LOGGING,
+            &api,
+            &[("AWS_LAMBDA_LOG_FORMAT", format), rust_log],
+        );
+        let id = api.enqueue(event());
+        api.wait_outcome(&id, WAIT).expect("an outcome");
+        let output = wait_lines(&function, 9);
+        let lines = stdout_lines(&output);
+        let line = |text: &str| lines.iter().find(|l| l.contains(text)).copied();
+        for wanted in [
+            "log record m-log",
+            "chatty warn record m-log",
+            "debug line from the function's own target",
+            "debug line",
+        ] {
+            let found =
+                line(wanted).unwrap_or_else(|| panic!("{format}: no {wanted:?}:\n{output}"));
+            assert!(
+                found.contains(id.as_str()),
+                "{format}: no request id: {found}"
+            );
+        }
+        assert!(
+            line("chatty debug record").is_none(),
+            "{format}: chatty=warn:\n{output}"
+        );
+        if format == "JSON" {
+            let record: Value = serde_json::from_str(line("log record m-log").unwrap()).unwrap();
+            assert_eq!(record["level"], "INFO");
+            assert_eq!(record["message"], "log record m-log");
+            assert_eq!(record["requestId"], id.as_str());
+        }
+    }
+
+    // Lambda's level caps every directive.
+    let api = Emulator::start();
+    let function = Function::start(LOGGING, &api, &[("AWS_LAMBDA_LOG_LEVEL", "WARN"), rust_log]);
+    let id = api.enqueue(event());
+    api.wait_outcome(&id, WAIT).expect("an outcome");
+    let output = wait_lines(&function, 3);
+    assert!(output.contains("chatty warn record m-log"), "{output}");
+    assert!(!output.contains("debug line"), "{output}");
+    assert!(!output.contains("log record m-log\n"), "{output}");
+    assert!(!output.contains(" INFO "), "{output}");
+}
+
 #[test]
 fn text_lines_are_readable_and_carry_the_request_id() {
     let api = Emulator::start();

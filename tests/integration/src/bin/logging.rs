@@ -2,7 +2,8 @@
 //! task and from a spawned thread; every line carries the event's `marker`.
 //!
 //! `{"threads": N, "lines": M}` also logs M lines from each of N threads at once;
-//! `{"panic": "..."}` panics after logging.
+//! `{"panic": "..."}` panics after logging; `{"log_crate": true}` also logs through the `log`
+//! crate.
 
 use lamina::{Context, Error};
 use serde_json::{Value, json};
@@ -51,6 +52,14 @@ async fn logging(event: Value, _ctx: Context) -> Result<Value, Error> {
         .collect();
     for worker in workers {
         worker.join().expect("a bulk thread ran");
+    }
+
+    if event["log_crate"].as_bool() == Some(true) {
+        // As a dependency writing through the `log` crate would, under two targets.
+        log::info!("log record {marker}");
+        log::debug!(target: "chatty", "chatty debug record {marker}");
+        log::warn!(target: "chatty", "chatty warn record {marker}");
+        tracing::debug!(marker, "debug line from the function's own target");
     }
 
     if let Some(message) = event["panic"].as_str() {

@@ -288,7 +288,7 @@ pub(crate) fn local_function_name() -> String {
         .unwrap_or_else(|| "lamina-local".to_owned())
 }
 
-fn epoch_ms_now() -> u64 {
+pub(crate) fn epoch_ms_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

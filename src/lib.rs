@@ -41,6 +41,7 @@ mod json;
 mod local;
 pub mod logging;
 mod runtime;
+pub mod testing;
 pub mod xray;
 
 #[doc(hidden)]

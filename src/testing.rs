@@ -47,6 +47,9 @@
 //! `#[test]`, not from inside an async runtime (`#[tokio::test]` may `.await` the handler
 //! directly instead).
 
+#[cfg(feature = "events")]
+pub mod events;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,7 +31,7 @@
 pub mod alb;
 mod batch;
 pub mod kinesis;
-mod percent;
+pub(crate) mod percent;
 pub mod s3;
 pub mod sqs;
 

@@ -243,6 +243,41 @@ impl Emulator {
         self.addr.to_string()
     }
 
+    /// The variables Lambda sets for every function, with `AWS_LAMBDA_RUNTIME_API` pointing
+    /// here: what a function process under test needs in its environment.
+    ///
+    /// ```no_run
+    /// use lamina_emulator::{Emulator, Event};
+    /// use std::process::{Command, Stdio};
+    ///
+    /// let emulator = Emulator::start();
+    /// let mut function = Command::new("target/debug/my-function") // `env!("CARGO_BIN_EXE_…")`
+    ///     .envs(emulator.lambda_env())
+    ///     .stdout(Stdio::null())
+    ///     .spawn()
+    ///     .unwrap();
+    /// let outcome = emulator.invoke(Event::json(r#"{"name":"Ada"}"#));
+    /// assert_eq!(outcome.response(), br#"{"message":"Hello, Ada!"}"#);
+    /// function.kill().unwrap();
+    /// ```
+    pub fn lambda_env(&self) -> Vec<(String, String)> {
+        let address = self.address();
+        [
+            ("AWS_LAMBDA_RUNTIME_API", address.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/23/[$LATEST]0123456789abcdef",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     /// Queues an invocation; returns its request id.
     pub fn enqueue(&self, event: Event) -> String {
         let mut state = self.shared.lock();

@@ -13,24 +13,6 @@ pub use lamina_emulator::{Emulator, Event, Fault, Outcome, Posted, Route};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// The variables Lambda sets for every function, pointing at `api`.
-pub fn lambda_env(api: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_LAMBDA_RUNTIME_API", api),
-        ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/11/23/[$LATEST]0123456789abcdef",
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
 /// A function process; killed (by its PID, which this test started) when dropped.
 pub struct Function {
     child: Child,
@@ -42,7 +24,7 @@ impl Function {
     /// Starts `binary` under the emulator with Lambda's environment plus `extra`, where an
     /// empty value removes a variable.
     pub fn start(binary: impl AsRef<Path>, emulator: &Emulator, extra: &[(&str, &str)]) -> Self {
-        let mut env = lambda_env(&emulator.address());
+        let mut env = emulator.lambda_env();
         for (k, v) in extra {
             env.retain(|(name, _)| name != k);
             if !v.is_empty() {
@@ -291,7 +273,7 @@ impl LambdaSandbox {
         handler: &str,
         extra: &[(&str, &str)],
     ) -> Function {
-        let mut env = lambda_env(&emulator.address());
+        let mut env = emulator.lambda_env();
         env.push(("LAMBDA_TASK_ROOT".into(), "/var/task".into()));
         env.push(("LAMBDA_RUNTIME_DIR".into(), "/var/runtime".into()));
         env.push(("_HANDLER".into(), handler.into()));

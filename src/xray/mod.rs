@@ -45,6 +45,7 @@ mod emitter;
 mod header;
 mod id;
 mod layer;
+mod scalar;
 #[cfg(feature = "xray-sdk")]
 pub mod sdk;
 mod segment;
@@ -57,7 +58,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use header::{HeaderError, Sampled, TraceHeader};
 pub use id::{IdError, SegmentId, TraceId};
 pub use layer::XrayLayer;
-pub use segment::{Scalar, Subsegment, capture, capture_result, capture_sync};
+pub use scalar::Scalar;
+pub use segment::{Subsegment, capture, capture_result, capture_sync};
 
 pub(crate) use cause::{HEADER as ERROR_CAUSE_HEADER, for_invocation as error_cause};
 pub(crate) use header::from_lambda as header_from_lambda;

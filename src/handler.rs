@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::error::{Error, EventError, ResponseError, short_type_name};
 use crate::json;
 use crate::logging;
+use crate::trace_env::TraceEnv;
 
 /// A handler in erased form.
 pub trait Handler {
@@ -55,6 +56,8 @@ pub(crate) struct TypedHandler<S: 'static, F, E> {
     runtime: tokio::runtime::Runtime,
     state: &'static S,
     handler: F,
+    /// `_X_AMZN_TRACE_ID`, owned by this side: see [`crate::trace_env`].
+    trace_env: TraceEnv,
     event: PhantomData<fn(E)>,
 }
 
@@ -64,6 +67,7 @@ impl<S: 'static, F, E> TypedHandler<S, F, E> {
             runtime,
             state,
             handler,
+            trace_env: TraceEnv::new(),
             event: PhantomData,
         }
     }
@@ -87,6 +91,9 @@ where
         // the lines the user's code logs, and writes them out when it is dropped, before the
         // loop posts the outcome.
         let _logs = logging::Invocation::enter(context);
+        // Set here, not by the loop: in layer mode only this copy of std may write the
+        // environment the handler's threads read (see `crate::trace_env`).
+        self.trace_env.update(context.xray_trace_header());
         let event = decode::<E>(event)?;
         let invocation = (self.handler)(event, context.clone(), self.state);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it

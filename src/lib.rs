@@ -41,6 +41,7 @@ mod json;
 mod local;
 pub mod logging;
 mod runtime;
+mod trace_env;
 pub mod xray;
 
 #[doc(hidden)]

@@ -10,7 +10,6 @@ pub(crate) mod config;
 pub(crate) mod endpoint;
 pub(crate) mod http;
 pub(crate) mod panic;
-mod trace_env;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,7 +21,6 @@ use crate::logging;
 use api::{Delivery, Next, RuntimeApi};
 use config::FunctionConfig;
 use endpoint::Endpoint;
-use trace_env::TraceEnv;
 
 /// How long to wait before asking again after `/next` said there is nothing (`204`).
 const NOTHING_PAUSE: Duration = Duration::from_millis(10);
@@ -89,7 +87,6 @@ fn invoke_loop<H: Handler>(
     mut handler: H,
 ) -> ExitCode {
     let mut response = Vec::with_capacity(4096);
-    let mut trace_env = TraceEnv::new();
     loop {
         let next = match api.next(function) {
             Ok(next) => next,
@@ -99,7 +96,6 @@ fn invoke_loop<H: Handler>(
             Next::Invocation { context, event } => {
                 // The loop's own lines about this invocation carry its request id too.
                 let logs = logging::Invocation::enter(&context);
-                trace_env.update(context.xray_trace_header());
                 panic::enter_invocation(context.request_id());
                 response.clear();
                 let result = panic::catch(|| handler.call(event, &context, &mut response));

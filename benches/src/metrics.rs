@@ -63,15 +63,11 @@ pub fn throughput(subject: &Subject, event: &str, warmup: usize, count: usize) -
     }
 }
 
-/// CPU instructions (user space, the function process only) per invocation of `event`: the
-/// difference between callgrind runs of `short` and `long` invocations, divided by the extra
-/// invocations, so start-up cancels out. Also returns the instructions before the first
-/// invocation (start-up and init), estimated from the short run.
-pub fn instructions(subject: &Subject, event: &str, short: u64, long: u64) -> Option<(f64, f64)> {
-    instructions_with(subject, event, &[], short, long)
-}
-
-/// [`instructions`] for invocations that carry `headers` (e.g. `Lambda-Runtime-Trace-Id`).
+/// CPU instructions (user space, the function process only) per invocation of `event`, each
+/// invocation carrying `headers` (e.g. `Lambda-Runtime-Trace-Id`): the difference between
+/// callgrind runs of `short` and `long` invocations, divided by the extra invocations, so
+/// start-up cancels out. Also returns the instructions before the first invocation (start-up
+/// and init), estimated from the short run.
 pub fn instructions_with(
     subject: &Subject,
     event: &str,

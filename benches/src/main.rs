@@ -1,7 +1,8 @@
 //! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
 //! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
 //! compared in one table, then what X-Ray costs per invocation. Every invocation carries the
-//! trace header Lambda sends (`Sampled=0` with `Lineage`) unless a row says otherwise. `--soak N` runs the
+//! trace header Lambda sends (`Sampled=0` with `Lineage`, a new trace id each time) unless a row
+//! says otherwise. `--soak N` runs the
 //! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
 //! label contains `TEXT`.
 //!
@@ -192,7 +193,13 @@ fn compare(subjects: &[Subject], reps: usize) {
     eprintln!("throughput: {reps} rounds of {invocations} invocations each, alternating");
     for _ in 0..reps {
         for (s, row) in subjects.iter().zip(&mut rows) {
-            let t = metrics::throughput(s, SMALL_EVENT, 200, invocations);
+            let t = metrics::throughput(
+                s,
+                SMALL_EVENT,
+                &[(TRACE_HEADER, LAMBDA_UNSAMPLED)],
+                200,
+                invocations,
+            );
             row.per_second.push(t.per_second);
             row.p50.push(percentile(&t.round_trips, 0.50));
             row.p99.push(percentile(&t.round_trips, 0.99));

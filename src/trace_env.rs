@@ -10,22 +10,29 @@
 //! only one std, so the same code is right in both modes. The invoke loop never touches it.
 #![allow(unsafe_code)]
 
-pub(crate) const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
+const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
 
 /// Sets or clears `_X_AMZN_TRACE_ID` for the invocation about to run, touching the environment
 /// only when there is something to change.
 pub(crate) struct TraceEnv {
+    /// Only under Lambda: a local run (`cargo run`, the layer's bootstrap without the Runtime
+    /// API) leaves a variable the user exported to test propagation as it is.
+    under_lambda: bool,
     is_set: bool,
 }
 
 impl TraceEnv {
     pub(crate) fn new() -> Self {
         TraceEnv {
+            under_lambda: std::env::var_os(crate::runtime::config::RUNTIME_API).is_some(),
             is_set: std::env::var_os(TRACE_ENV).is_some(),
         }
     }
 
     pub(crate) fn update(&mut self, trace_header: Option<&str>) {
+        if !self.under_lambda {
+            return;
+        }
         match trace_header {
             // SAFETY: written by the handler side before the user's code runs for the invocation,
             // under the environment lock of the std that code reads through (see the module

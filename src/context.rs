@@ -25,7 +25,9 @@ pub struct Context {
     pub(crate) request_id: String,
     pub(crate) deadline_ms: u64,
     pub(crate) invoked_function_arn: Option<String>,
-    pub(crate) trace_header: Option<String>,
+    // Shared: the handler's copy of the context and the invocation's X-Ray trace hold the same
+    // header, which Lambda sends with every invocation, without copying it again.
+    pub(crate) trace_header: Option<Arc<str>>,
     // Boxed: rare (AWS Mobile SDK callers only), and large enough to slow every clone.
     pub(crate) client_context: Option<Box<ClientContext>>,
     pub(crate) identity: Option<Box<CognitoIdentity>>,
@@ -83,7 +85,7 @@ impl Context {
             } else if name.eq_ignore_ascii_case(header::FUNCTION_ARN) {
                 ctx.invoked_function_arn = text().map(str::to_owned);
             } else if name.eq_ignore_ascii_case(header::TRACE_ID) {
-                ctx.trace_header = text().filter(|v| !v.is_empty()).map(str::to_owned);
+                ctx.trace_header = text().filter(|v| !v.is_empty()).map(Arc::from);
             } else if name.eq_ignore_ascii_case(header::CLIENT_CONTEXT) {
                 ctx.client_context = decode_json_header(name, value);
             } else if name.eq_ignore_ascii_case(header::COGNITO_IDENTITY) {
@@ -163,6 +165,11 @@ impl Context {
     /// The raw X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`), when tracing is on.
     pub fn xray_trace_header(&self) -> Option<&str> {
         self.trace_header.as_deref()
+    }
+
+    /// The raw header, shared rather than copied.
+    pub(crate) fn shared_trace_header(&self) -> Option<&Arc<str>> {
+        self.trace_header.as_ref()
     }
 
     /// The X-Ray trace header, parsed: the trace, the function's segment and the sampling

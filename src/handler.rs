@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::error::{Error, EventError, IntoError, ResponseError, short_type_name};
 use crate::json;
 use crate::logging;
+use crate::trace_env::TraceEnv;
 
 /// A handler in erased form.
 pub trait Handler {
@@ -91,6 +92,8 @@ pub(crate) struct TypedHandler<S: 'static, F, E> {
     runtime: TaskRuntime,
     state: &'static S,
     handler: F,
+    /// `_X_AMZN_TRACE_ID`, owned by this side: see [`crate::trace_env`].
+    trace_env: TraceEnv,
     event: PhantomData<fn(E)>,
 }
 
@@ -100,6 +103,7 @@ impl<S: 'static, F, E> TypedHandler<S, F, E> {
             runtime,
             state,
             handler,
+            trace_env: TraceEnv::new(),
             event: PhantomData,
         }
     }
@@ -123,6 +127,9 @@ where
         // the lines the user's code logs, and writes them out when it is dropped, before the
         // loop posts the outcome.
         let _logs = logging::Invocation::enter(context);
+        // Set here, not by the loop: in layer mode only this copy of std may write the
+        // environment the handler's threads read (see `crate::trace_env`).
+        self.trace_env.update(context.xray_trace_header());
         let event = decode::<E>(event).inspect_err(|err| {
             // Logged here, on the side that decoded, because only here is serde's error still a
             // value whose payload quotes can be cut out (in layer mode the loop sees text).
@@ -137,7 +144,7 @@ where
         let invocation = (self.handler)(event, context.clone(), self.state);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it
         // returns, here on the handler's side (in layer mode, inside the handler's library).
-        let invocation = crate::xray::invocation(context.xray_trace_header(), invocation);
+        let invocation = crate::xray::invocation(context.shared_trace_header(), invocation);
         let output = self.runtime.block_on(invocation).into_result()?;
         encode(&output, response)
     }

@@ -42,6 +42,7 @@ mod local;
 pub mod logging;
 mod runtime;
 pub mod testing;
+mod trace_env;
 pub mod xray;
 
 #[doc(hidden)]

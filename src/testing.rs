@@ -295,7 +295,7 @@ impl ContextBuilder {
             request_id: self.request_id,
             deadline_ms,
             invoked_function_arn: Some(invoked_function_arn),
-            trace_header: self.trace_header,
+            trace_header: self.trace_header.map(Into::into),
             client_context: self.client_context.map(Box::new),
             identity: self.identity.map(Box::new),
             tenant_id: self.tenant_id,

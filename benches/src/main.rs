@@ -1,7 +1,10 @@
 //! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
 //! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
-//! compared in one table, then what X-Ray costs per invocation. `--soak N` runs the
-//! fault-injecting soak instead; `--xray` only the X-Ray rows.
+//! compared in one table, then what X-Ray costs per invocation. Every invocation carries the
+//! trace header Lambda sends (`Sampled=0` with `Lineage`, a new trace id each time) unless a row
+//! says otherwise. `--soak N` runs the
+//! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
+//! label contains `TEXT`.
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
@@ -16,6 +19,13 @@ use std::time::Duration;
 
 use metrics::{median, percentile};
 use subject::Subject;
+
+/// The trace header Lambda sends with every invocation, traced or not (`Lambda-Runtime-Trace-Id`):
+/// the headline rows carry it, since it is what a function on Lambda pays for.
+pub const LAMBDA_UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0";
+/// The same header for an invocation X-Ray samples.
+pub const LAMBDA_SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=1:a87bb3a7:0";
+const TRACE_HEADER: &str = "Lambda-Runtime-Trace-Id";
 
 const SMALL_EVENT: &str = r#"{"Records":[{"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"test","attributes":{"ApproximateReceiveCount":"1"},"eventSource":"aws:sqs","awsRegion":"us-east-2"}]}"#;
 
@@ -36,6 +46,8 @@ struct Options {
     reps: usize,
     soak: Option<usize>,
     xray_only: bool,
+    /// Only the X-Ray rows whose label contains this.
+    only: Option<String>,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -43,6 +55,7 @@ fn parse_options() -> Result<Options, String> {
         reps: 3,
         soak: None,
         xray_only: false,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,12 +68,19 @@ fn parse_options() -> Result<Options, String> {
             "--reps" => options.reps = number("--reps")?.max(1),
             "--soak" => options.soak = Some(number("--soak")?),
             "--xray" => options.xray_only = true,
+            "--only" => {
+                options.xray_only = true;
+                options.only = Some(args.next().ok_or("`--only` needs a row label's text")?);
+            }
             "-h" | "--help" => {
-                return Err("usage: bench [--reps N] [--soak INVOCATIONS] [--xray]".to_owned());
+                return Err(
+                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT]"
+                        .to_owned(),
+                );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT]"
                 ));
             }
         }
@@ -108,7 +128,7 @@ fn main() {
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
-    xray::run(&dir, SMALL_EVENT);
+    xray::run(&dir, SMALL_EVENT, options.only.as_deref());
 }
 
 /// Builds the functions compared, with the profile this harness was built with, when run
@@ -144,6 +164,8 @@ struct Row {
     size: u64,
     cold: Vec<Duration>,
     small_instr: Option<f64>,
+    sampled_instr: Option<f64>,
+    bare_instr: Option<f64>,
     logging_instr: Option<f64>,
     large_instr: Option<f64>,
     startup_instr: Option<f64>,
@@ -171,7 +193,13 @@ fn compare(subjects: &[Subject], reps: usize) {
     eprintln!("throughput: {reps} rounds of {invocations} invocations each, alternating");
     for _ in 0..reps {
         for (s, row) in subjects.iter().zip(&mut rows) {
-            let t = metrics::throughput(s, SMALL_EVENT, 200, invocations);
+            let t = metrics::throughput(
+                s,
+                SMALL_EVENT,
+                &[(TRACE_HEADER, LAMBDA_UNSAMPLED)],
+                200,
+                invocations,
+            );
             row.per_second.push(t.per_second);
             row.p50.push(percentile(&t.round_trips, 0.50));
             row.p99.push(percentile(&t.round_trips, 0.99));
@@ -182,15 +210,23 @@ fn compare(subjects: &[Subject], reps: usize) {
     }
     if metrics::valgrind_available() {
         eprintln!("callgrind: instruction counts");
+        let unsampled = [(TRACE_HEADER, LAMBDA_UNSAMPLED)];
+        let sampled = [(TRACE_HEADER, LAMBDA_SAMPLED)];
         for (s, row) in subjects.iter().zip(&mut rows) {
-            if let Some((per, startup)) = metrics::instructions(s, SMALL_EVENT, 100, 1100) {
+            let per_invocation = |s: &Subject, event: &str, headers: &[(&str, &str)]| {
+                metrics::instructions_with(s, event, headers, 100, 1100)
+            };
+            if let Some((per, startup)) = per_invocation(s, SMALL_EVENT, &unsampled) {
                 row.small_instr = Some(per);
                 row.startup_instr = Some(startup);
             }
-            row.large_instr = metrics::instructions(s, &large, 10, 60).map(|(per, _)| per);
+            row.sampled_instr = per_invocation(s, SMALL_EVENT, &sampled).map(|(per, _)| per);
+            row.bare_instr = per_invocation(s, SMALL_EVENT, &[]).map(|(per, _)| per);
+            row.large_instr =
+                metrics::instructions_with(s, &large, &unsampled, 10, 60).map(|(per, _)| per);
             row.logging_instr = s
                 .logging()
-                .and_then(|logging| metrics::instructions(&logging, SMALL_EVENT, 100, 1100))
+                .and_then(|logging| per_invocation(&logging, SMALL_EVENT, &unsampled))
                 .map(|(per, _)| per);
         }
     } else {
@@ -265,12 +301,30 @@ fn print_table(
     );
     line(
         &format!(
-            "instructions / invocation, {} B event (INFO, no log calls)",
+            "instructions / invocation, {} B event, Lambda's trace header (`Sampled=0`)",
             SMALL_EVENT.len()
         ),
         rows.iter().map(|r| r.small_instr).collect(),
         &count,
         "≤ 0.3",
+    );
+    line(
+        &format!(
+            "instructions / invocation, {} B event, `Sampled=1`, nothing recorded",
+            SMALL_EVENT.len()
+        ),
+        rows.iter().map(|r| r.sampled_instr).collect(),
+        &count,
+        "",
+    );
+    line(
+        &format!(
+            "instructions / invocation, {} B event, no trace header",
+            SMALL_EVENT.len()
+        ),
+        rows.iter().map(|r| r.bare_instr).collect(),
+        &count,
+        "",
     );
     line(
         &format!(

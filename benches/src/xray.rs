@@ -1,7 +1,7 @@
-//! What X-Ray costs per invocation, in callgrind instructions: one function that echoes inside
-//! one subsegment, invoked without a trace header, with `Sampled=0` and with `Sampled=1` (the
-//! subsegment recorded and sent to a UDP socket standing in for the daemon), next to the plain
-//! echo function.
+//! What X-Ray costs per invocation, in callgrind instructions: the echo functions invoked
+//! without a trace header, with the header Lambda sends (`Sampled=0`), and with `Sampled=1` and
+//! nothing to record, lamina beside `lambda_runtime`; then one lamina function that echoes inside
+//! one subsegment (recorded and sent to a UDP socket standing in for the daemon when sampled).
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -9,14 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::metrics;
 use crate::subject::Subject;
+use crate::{LAMBDA_SAMPLED, LAMBDA_UNSAMPLED, TRACE_HEADER, metrics};
 
-const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-const UNSAMPLED: &str =
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
-
-pub fn run(dir: &Path, event: &str) {
+/// Runs the rows whose label contains `only` (all when `None`).
+pub fn run(dir: &Path, event: &str, only: Option<&str>) {
     if !metrics::valgrind_available() {
         eprintln!(
             "valgrind not found: X-Ray instruction counts skipped (apt-get install valgrind)"
@@ -45,48 +42,85 @@ pub fn run(dir: &Path, event: &str) {
     };
 
     let echo = Subject::new("lamina", dir, "echo-lamina");
+    let official = Subject::new("lambda_runtime", dir, "echo-lambda-runtime");
     let mut traced = Subject::new("traced", dir, "traced-lamina");
     traced
         .env
         .push(("AWS_XRAY_DAEMON_ADDRESS".to_owned(), address));
-    let rows: [(&str, &Subject, Option<&str>); 5] = [
-        ("echo, no subsegment, no trace header", &echo, None),
-        ("echo, no subsegment, Sampled=0", &echo, Some(UNSAMPLED)),
-        ("one subsegment, no trace header", &traced, None),
-        ("one subsegment, Sampled=0", &traced, Some(UNSAMPLED)),
+    // (label, lamina's function, lambda_runtime's, header)
+    let rows: [(&str, &Subject, Option<&Subject>, Option<&str>); 6] = [
+        ("echo, no trace header", &echo, Some(&official), None),
         (
-            "one subsegment, Sampled=1 (recorded, sent over UDP)",
+            "echo, Lambda's header, `Sampled=0`",
+            &echo,
+            Some(&official),
+            Some(LAMBDA_UNSAMPLED),
+        ),
+        (
+            "echo, `Sampled=1`, nothing recorded",
+            &echo,
+            Some(&official),
+            Some(LAMBDA_SAMPLED),
+        ),
+        ("one subsegment, no trace header", &traced, None, None),
+        (
+            "one subsegment, `Sampled=0`",
             &traced,
-            Some(SAMPLED),
+            None,
+            Some(LAMBDA_UNSAMPLED),
+        ),
+        (
+            "one subsegment, `Sampled=1`: recorded, written, sent over UDP",
+            &traced,
+            None,
+            Some(LAMBDA_SAMPLED),
         ),
     ];
     eprintln!("callgrind: X-Ray instruction counts");
     let mut results = Vec::new();
-    for (label, subject, header) in rows {
-        let headers: Vec<(&str, &str)> = header
-            .map(|h| vec![("Lambda-Runtime-Trace-Id", h)])
-            .unwrap_or_default();
+    for (label, subject, anchor, header) in rows {
+        if only.is_some_and(|only| !label.contains(only)) {
+            continue;
+        }
+        let headers: Vec<(&str, &str)> =
+            header.map(|h| vec![(TRACE_HEADER, h)]).unwrap_or_default();
+        let measure = |subject: &Subject| {
+            metrics::instructions_with(subject, event, &headers, 100, 1100).map(|(p, _)| p)
+        };
         let before = received.load(Ordering::SeqCst);
-        let per = metrics::instructions_with(subject, event, &headers, 100, 1100).map(|(p, _)| p);
+        let per = measure(subject);
         let sent = received.load(Ordering::SeqCst) - before;
-        results.push((label, per, sent));
+        let anchor = anchor.and_then(measure);
+        results.push((label, per, anchor, sent));
     }
     stop.store(true, Ordering::SeqCst);
     let _ = drain.join();
 
-    let base = results[0].1;
+    // Each row against the echo without a header, of the same runtime.
+    let base = results
+        .iter()
+        .find(|r| r.0 == "echo, no trace header")
+        .map_or((None, None), |r| (r.1, r.2));
+    let cell = |v: Option<f64>, base: Option<f64>| match (v, base) {
+        (Some(v), Some(b)) => format!("{v:.0} ({:+.0})", v - b),
+        (Some(v), None) => format!("{v:.0}"),
+        _ => "n/a".to_owned(),
+    };
     println!();
     println!(
-        "| X-Ray: instructions / invocation, {} B event | instructions | over plain echo | datagrams received |",
+        "| X-Ray: instructions / invocation, {} B event (over the echo without a header) | lamina | lambda_runtime | lamina / lambda_runtime | datagrams received |",
         event.len()
     );
-    println!("|---|---|---|---|");
-    for (label, per, sent) in results {
-        let cell = per.map_or("n/a".to_owned(), |v| format!("{v:.0}"));
-        let extra = match (per, base) {
-            (Some(v), Some(b)) => format!("{:+.0}", v - b),
+    println!("|---|---|---|---|---|");
+    for (label, per, anchor, sent) in results {
+        let ratio = match (per, anchor) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
             _ => "n/a".to_owned(),
         };
-        println!("| {label} | {cell} | {extra} | {sent} |");
+        println!(
+            "| {label} | {} | {} | {ratio} | {sent} |",
+            cell(per, base.0),
+            cell(anchor, base.1)
+        );
     }
 }

@@ -166,7 +166,7 @@ impl Invocation {
             sink.tenant_id.push_str(context.tenant_id().unwrap_or(""));
             sink.trace_id.clear();
             if let Some(root) = context.xray_trace_header().and_then(sampled_root) {
-                sink.trace_id.push_str(&root);
+                root.push_to(&mut sink.trace_id);
             }
             DEPTH.fetch_add(1, Ordering::AcqRel);
         }
@@ -192,12 +192,16 @@ impl Drop for Invocation {
 }
 
 /// The `Root=` trace id of an X-Ray trace header that says `Sampled=1`. A header the X-Ray
-/// module would not trace by (malformed, or not sampled) gives none: logs and traces agree.
-fn sampled_root(header: &str) -> Option<String> {
+/// module would not trace by (malformed, or not sampled) gives none: logs and traces agree. An
+/// unsampled header, which Lambda sends with nearly every invocation, is not parsed at all.
+fn sampled_root(header: &str) -> Option<crate::xray::TraceId> {
+    if !crate::xray::may_be_sampled(header) {
+        return None;
+    }
     crate::xray::TraceHeader::parse(header)
         .ok()
         .filter(crate::xray::TraceHeader::is_sampled)
-        .map(|trace| trace.root().to_string())
+        .map(|trace| trace.root())
 }
 
 #[cfg(test)]
@@ -207,6 +211,7 @@ mod tests {
     #[test]
     fn the_trace_id_is_the_root_of_a_sampled_header() {
         let root = "1-5759e988-bd862e3fe1be46a994272793";
+        let sampled_root = |header: &str| sampled_root(header).map(|id| id.to_string());
         assert_eq!(
             sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
             Some(root.to_owned())

@@ -10,7 +10,6 @@ pub(crate) mod config;
 pub(crate) mod endpoint;
 pub(crate) mod http;
 pub(crate) mod panic;
-mod trace_env;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,7 +21,6 @@ use crate::logging;
 use api::{Delivery, Next, RuntimeApi};
 use config::FunctionConfig;
 use endpoint::Endpoint;
-use trace_env::TraceEnv;
 
 /// [`Error::InvalidEvent`]'s `errorType`, which is also how it arrives from a handler library.
 const EVENT_ERROR_TYPE: &str = "Runtime.InvalidEvent";
@@ -92,7 +90,6 @@ fn invoke_loop<H: Handler>(
     mut handler: H,
 ) -> ExitCode {
     let mut response = Vec::with_capacity(4096);
-    let mut trace_env = TraceEnv::new();
     loop {
         let next = match api.next(function) {
             Ok(next) => next,
@@ -102,7 +99,6 @@ fn invoke_loop<H: Handler>(
             Next::Invocation { context, event } => {
                 // The loop's own lines about this invocation carry its request id too.
                 let logs = logging::Invocation::enter(&context);
-                trace_env.update(context.xray_trace_header());
                 panic::enter_invocation(context.request_id());
                 response.clear();
                 let result = panic::catch(|| handler.call(event, &context, &mut response));

@@ -228,7 +228,8 @@ fn report_before_abort(message: String) {
         }
         // (`Idle` and `Reported` returned above.)
         Phase::Invocation | Phase::Idle | Phase::Reported => {
-            // The loop keeps the in-flight invocation's trace header there (bin mode).
+            // The handler side keeps the in-flight invocation's trace header there, in this copy of
+            // lamina's environment (the handler library's, in layer mode).
             let trace_header = std::env::var("_X_AMZN_TRACE_ID").ok();
             api.fail(&in_flight.request_id, &error, trace_header.as_deref())
         }

@@ -9,7 +9,7 @@ use std::io::Write;
 use super::TraceHeader;
 use super::emitter::{MAX_DATAGRAM, PROTOCOL_HEADER};
 use super::id::SegmentId;
-use super::segment::{Scalar, ScalarKind};
+use super::scalar::{Scalar, ScalarKind};
 
 /// What a subsegment records besides its name and times.
 #[derive(Default)]

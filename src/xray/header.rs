@@ -191,79 +191,171 @@ impl FromStr for TraceHeader {
         if header.len() > MAX_LEN {
             return Err(HeaderError::TooLong(header.len()));
         }
-        if header.trim().is_empty() {
-            return Err(HeaderError::Empty);
+        if let Some(header) = lambda_shaped(header) {
+            return Ok(header);
         }
-        let mut root = None;
-        let mut parent = None;
-        let mut sampled = None;
-        let mut lineage = None;
-        let mut others: Vec<(String, String)> = Vec::new();
-        // One trailing `;` is tolerated (`Root=…;Sampled=1;`); an empty part elsewhere is not.
-        let body = header.trim().strip_suffix(';').unwrap_or(header.trim());
-        for part in body.split(';') {
-            let part = part.trim();
-            let malformed = || HeaderError::MalformedField(part.to_owned());
-            let (key, value) = part.split_once('=').ok_or_else(malformed)?;
-            if key.is_empty()
-                || !key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                || value.is_empty()
-                || !value.bytes().all(|b| b.is_ascii_graphic())
-            {
-                return Err(malformed());
-            }
-            fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), HeaderError> {
-                match slot.replace(value) {
-                    Some(_) => Err(HeaderError::Duplicate(key.to_owned())),
-                    None => Ok(()),
-                }
-            }
-            match key {
-                "Root" => {
-                    let id = value
-                        .parse()
-                        .map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
-                    set(&mut root, key, id)?;
-                }
-                "Parent" => {
-                    let id = value
-                        .parse()
-                        .map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
-                    set(&mut parent, key, id)?;
-                }
-                "Sampled" => {
-                    let decision = match value {
-                        "1" => Sampled::Yes,
-                        "0" => Sampled::No,
-                        "?" => Sampled::Requested,
-                        _ => return Err(HeaderError::InvalidSampled(value.to_owned())),
-                    };
-                    set(&mut sampled, key, decision)?;
-                }
-                "Lineage" => {
-                    if value.contains('=') {
-                        return Err(HeaderError::InvalidLineage(value.to_owned()));
-                    }
-                    set(&mut lineage, key, value.to_owned())?;
-                }
-                _ => {
-                    if others.iter().any(|(k, _)| k == key) {
-                        return Err(HeaderError::Duplicate(key.to_owned()));
-                    }
-                    others.push((key.to_owned(), value.to_owned()));
-                }
-            }
-        }
-        Ok(TraceHeader {
-            root: root.ok_or(HeaderError::MissingRoot)?,
-            parent,
-            sampled,
-            lineage,
-            others,
-        })
+        parse_fields(header)
     }
+}
+
+/// The header Lambda sends, `Root=<id>;Parent=<id>;Sampled=<0|1|?>` with an optional
+/// `;Lineage=<value>`, read in one pass without splitting; `None` for anything else, which
+/// [`parse_fields`] then reads (or refuses) in full. Where this gives a header, `parse_fields`
+/// gives the same one.
+fn lambda_shaped(header: &str) -> Option<TraceHeader> {
+    let rest = header.strip_prefix("Root=")?;
+    let root = rest.get(..35)?.parse().ok()?;
+    let rest = rest.get(35..)?.strip_prefix(";Parent=")?;
+    let parent = rest.get(..16)?.parse().ok()?;
+    let rest = rest.get(16..)?.strip_prefix(";Sampled=")?;
+    let sampled = match rest.as_bytes().first()? {
+        b'1' => Sampled::Yes,
+        b'0' => Sampled::No,
+        b'?' => Sampled::Requested,
+        _ => return None,
+    };
+    let rest = &rest[1..];
+    let lineage = if rest.is_empty() {
+        None
+    } else {
+        let value = rest.strip_prefix(";Lineage=")?;
+        let plain = |b: &u8| b.is_ascii_graphic() && *b != b'=' && *b != b';';
+        if value.is_empty() || !value.as_bytes().iter().all(plain) {
+            return None;
+        }
+        Some(value.to_owned())
+    };
+    Some(TraceHeader {
+        root,
+        parent: Some(parent),
+        sampled: Some(sampled),
+        lineage,
+        others: Vec::new(),
+    })
+}
+
+/// The general parse: any order, optional fields, whitespace around parts, other fields.
+fn parse_fields(header: &str) -> Result<TraceHeader, HeaderError> {
+    let header = trim(header);
+    if header.is_empty() {
+        return Err(HeaderError::Empty);
+    }
+    let mut root = None;
+    let mut parent = None;
+    let mut sampled = None;
+    let mut lineage = None;
+    let mut others: Vec<(String, String)> = Vec::new();
+    // One trailing `;` is tolerated (`Root=…;Sampled=1;`); an empty part elsewhere is not.
+    let body = header.strip_suffix(';').unwrap_or(header);
+    // Split by bytes: Lambda sends this header with every invocation, and `str::split` and
+    // Unicode trimming cost more than the rest of the parse.
+    let mut rest = Some(body);
+    while let Some(remaining) = rest {
+        let part = match remaining.bytes().position(|b| b == b';') {
+            Some(at) => {
+                rest = Some(&remaining[at + 1..]);
+                &remaining[..at]
+            }
+            None => {
+                rest = None;
+                remaining
+            }
+        };
+        let part = trim(part);
+        let malformed = || HeaderError::MalformedField(part.to_owned());
+        let bytes = part.as_bytes();
+        let eq = bytes
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(malformed)?;
+        let (key, value) = (&part[..eq], &part[eq + 1..]);
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || value.is_empty()
+            || !value.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(malformed());
+        }
+        fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), HeaderError> {
+            match slot.replace(value) {
+                Some(_) => Err(HeaderError::Duplicate(key.to_owned())),
+                None => Ok(()),
+            }
+        }
+        match key {
+            "Root" => {
+                let id = value
+                    .parse()
+                    .map_err(|_| HeaderError::InvalidRoot(value.to_owned()))?;
+                set(&mut root, key, id)?;
+            }
+            "Parent" => {
+                let id = value
+                    .parse()
+                    .map_err(|_| HeaderError::InvalidParent(value.to_owned()))?;
+                set(&mut parent, key, id)?;
+            }
+            "Sampled" => {
+                let decision = match value {
+                    "1" => Sampled::Yes,
+                    "0" => Sampled::No,
+                    "?" => Sampled::Requested,
+                    _ => return Err(HeaderError::InvalidSampled(value.to_owned())),
+                };
+                set(&mut sampled, key, decision)?;
+            }
+            "Lineage" => {
+                if value.contains('=') {
+                    return Err(HeaderError::InvalidLineage(value.to_owned()));
+                }
+                set(&mut lineage, key, value.to_owned())?;
+            }
+            _ => {
+                if others.iter().any(|(k, _)| k == key) {
+                    return Err(HeaderError::Duplicate(key.to_owned()));
+                }
+                others.push((key.to_owned(), value.to_owned()));
+            }
+        }
+    }
+    Ok(TraceHeader {
+        root: root.ok_or(HeaderError::MissingRoot)?,
+        parent,
+        sampled,
+        lineage,
+        others,
+    })
+}
+
+/// `str::trim`, without its Unicode tables when both ends are visible ASCII (every header Lambda
+/// sends).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// Whether the strict parser could read `raw` as sampled. `false` is certain, so an unsampled
+/// header (what Lambda sends with nearly every invocation) is never parsed unless someone asks
+/// for it; `true` only means "parse it to know".
+///
+/// Lambda's own headers are `Root=<35>;Parent=<16>;Sampled=<0|1>…`: the decision is read at that
+/// offset without a scan. A `;Sampled=0` field there settles it whatever follows, since a
+/// second `Sampled` is an error and an error is not sampled.
+pub(crate) fn may_be_sampled(raw: &str) -> bool {
+    const AT: usize = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8".len();
+    const FIELD: &[u8] = b";Sampled=";
+    let bytes = raw.as_bytes();
+    if let Some(field) = bytes.get(AT..AT + FIELD.len() + 1) {
+        let ends_there = matches!(bytes.get(AT + FIELD.len() + 1), None | Some(b';'));
+        if field.starts_with(FIELD) && ends_there {
+            return field[FIELD.len()] == b'1';
+        }
+    }
+    raw.contains("Sampled=1")
 }
 
 impl fmt::Display for TraceHeader {
@@ -466,6 +558,21 @@ mod tests {
             let text = header.to_string();
             prop_assert_eq!(text.parse::<TraceHeader>().unwrap(), header.clone());
             prop_assert_eq!(text.parse::<TraceHeader>().unwrap().to_string(), text);
+        }
+
+        #[test]
+        fn the_lambda_shaped_fast_path_agrees_with_the_general_parse(
+            root in "1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}|1-[0-9a-f]{7}-[0-9a-f]{24}|[0-9a-z-]{35}",
+            parent in "[0-9a-fA-F]{16}|0{16}|[0-9a-f]{15}",
+            sampled in "[01?2]|",
+            tail in "(;Lineage=[0-9a-z:]{0,14}|;Lineage=a=b|;Lineage=a b|;|;Self=x| )?",
+        ) {
+            let header = format!("Root={root};Parent={parent};Sampled={sampled}{tail}");
+            let fast = lambda_shaped(&header);
+            let general = parse_fields(&header);
+            if let Some(fast) = fast {
+                prop_assert_eq!(Ok(fast), general);
+            }
         }
 
         #[test]

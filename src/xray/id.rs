@@ -120,11 +120,36 @@ impl FromStr for SegmentId {
     }
 }
 
+impl TraceId {
+    /// The id's text, written without `fmt`: the log sink writes it for every sampled
+    /// invocation.
+    fn to_ascii(self) -> [u8; 35] {
+        let mut out = *b"1-00000000-000000000000000000000000";
+        hex_into(&mut out[2..10], &self.epoch.to_be_bytes());
+        hex_into(&mut out[11..], &self.random);
+        out
+    }
+
+    /// Appends the id's text to `out`.
+    pub(crate) fn push_to(self, out: &mut String) {
+        let ascii = self.to_ascii();
+        out.push_str(std::str::from_utf8(&ascii).unwrap_or_default());
+    }
+}
+
+/// Lower-case hex digits of `bytes` into `out`, two per byte.
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let high = u64::from_be_bytes(self.random[..8].try_into().expect("8 bytes"));
-        let low = u32::from_be_bytes(self.random[8..].try_into().expect("4 bytes"));
-        write!(f, "1-{:08x}-{high:016x}{low:08x}", self.epoch)
+        let ascii = self.to_ascii();
+        f.write_str(std::str::from_utf8(&ascii).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -164,10 +189,31 @@ fn hex_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    digits.iter().try_fold(0u64, |acc, &b| {
-        let v = (b as char).to_digit(16)?;
-        Some(acc << 4 | u64::from(v))
-    })
+    // A table, not `char::to_digit`: every trace header Lambda sends has 48 of these digits.
+    const INVALID: u8 = 0xff;
+    const VALUES: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
+    let mut acc = 0u64;
+    let mut invalid = 0u8;
+    for &b in digits {
+        let v = VALUES[usize::from(b)];
+        invalid |= v & 0xf0;
+        acc = acc << 4 | u64::from(v & 0x0f);
+    }
+    (invalid == 0).then_some(acc)
 }
 
 thread_local! {

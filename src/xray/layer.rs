@@ -20,7 +20,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::Subsegment;
-use super::segment::{Scalar, ScalarKind};
+use super::scalar::{Scalar, ScalarKind};
 
 /// The field that marks a span for X-Ray.
 const MARKER: &str = "xray";

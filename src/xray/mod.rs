@@ -45,6 +45,7 @@ mod emitter;
 mod header;
 mod id;
 mod layer;
+mod scalar;
 #[cfg(feature = "xray-sdk")]
 pub mod sdk;
 mod segment;
@@ -57,10 +58,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use header::{HeaderError, Sampled, TraceHeader};
 pub use id::{IdError, SegmentId, TraceId};
 pub use layer::XrayLayer;
-pub use segment::{Scalar, Subsegment, capture, capture_result, capture_sync};
+pub use scalar::Scalar;
+pub use segment::{Subsegment, capture, capture_result, capture_sync};
 
 pub(crate) use cause::{HEADER as ERROR_CAUSE_HEADER, for_invocation as error_cause};
-pub(crate) use header::from_lambda as header_from_lambda;
+pub(crate) use header::{from_lambda as header_from_lambda, may_be_sampled};
 
 use document::Record;
 use emitter::Emitter;
@@ -82,8 +84,8 @@ pub struct Trace {
 
 /// What every task of one invocation shares.
 pub(crate) struct Shared {
-    /// The header as Lambda sent it.
-    raw: Box<str>,
+    /// The header as Lambda sent it, shared with the invocation's `Context`.
+    raw: Arc<str>,
     /// Parsed on first use when not recording, so an unsampled invocation that never asks for
     /// its header does not pay for parsing it; `None` inside when it is malformed.
     parsed: OnceLock<Option<TraceHeader>>,
@@ -136,16 +138,16 @@ impl Trace {
     /// The trace for an invocation with this header; `None` without one, or with a malformed
     /// one that says `Sampled=1`.
     pub(crate) fn for_invocation(
-        raw: Option<&str>,
+        raw: Option<&Arc<str>>,
         emitter: Option<&'static Emitter>,
     ) -> Option<Self> {
         let raw = raw?;
-        // `Sampled=1` is in every header the strict parser reads as sampled, so without it the
-        // parse can wait until (and unless) someone asks for the header.
-        if !raw.contains("Sampled=1") {
+        // Without the sampled flag the parse can wait until (and unless) someone asks for the
+        // header: what nearly every invocation on Lambda (`Sampled=0`) gets.
+        if !header::may_be_sampled(raw) {
             return Some(Trace {
                 shared: Arc::new(Shared {
-                    raw: raw.into(),
+                    raw: Arc::clone(raw),
                     parsed: OnceLock::new(),
                     recording: None,
                 }),
@@ -153,27 +155,26 @@ impl Trace {
             });
         }
         let header = header::from_lambda(Some(raw))?;
-        let recording = match header.parent() {
-            Some(function_segment) if header.is_sampled() => Some(Recording {
-                header: header.clone(),
-                function_segment,
-                epoch: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-                started: Instant::now(),
-                done: Mutex::new(Vec::new()),
-                flushed: AtomicBool::new(false),
-                emitter,
-            }),
-            _ => None,
-        };
-        let parsed = match recording {
-            Some(_) => OnceLock::new(),
-            None => OnceLock::from(Some(header)),
+        let (recording, parsed) = match header.parent() {
+            Some(function_segment) if header.is_sampled() => (
+                Some(Recording {
+                    header,
+                    function_segment,
+                    epoch: SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                    started: Instant::now(),
+                    done: Mutex::new(Vec::new()),
+                    flushed: AtomicBool::new(false),
+                    emitter,
+                }),
+                OnceLock::new(),
+            ),
+            _ => (None, OnceLock::from(Some(header))),
         };
         Some(Trace {
             shared: Arc::new(Shared {
-                raw: raw.into(),
+                raw: Arc::clone(raw),
                 parsed,
                 recording,
             }),
@@ -300,14 +301,14 @@ pub fn propagate<F: Future>(future: F) -> impl Future<Output = F::Output> {
 /// subsegments. Called by the handler wrapper, so in layer mode this runs in the handler's
 /// library, next to the subsegments it records.
 pub(crate) fn invocation<F: Future>(
-    trace_header: Option<&str>,
+    trace_header: Option<&Arc<str>>,
     future: F,
 ) -> impl Future<Output = F::Output> {
     invocation_to(trace_header, None, future)
 }
 
 pub(crate) fn invocation_to<F: Future>(
-    trace_header: Option<&str>,
+    trace_header: Option<&Arc<str>>,
     emitter: Option<&'static Emitter>,
     future: F,
 ) -> impl Future<Output = F::Output> {

@@ -9,14 +9,13 @@ use serde::Serialize;
 
 use super::document::{self, Data, Exception, Record};
 use super::id::SegmentId;
+use super::scalar::{Scalar, truncate};
 use super::{CURRENT, Shared, Trace, TraceHeader, current, in_flight};
 
 /// Longest exception message recorded; longer ones are cut (on a character boundary).
 const MAX_MESSAGE: usize = 2048;
 /// Longest subsegment name X-Ray takes.
 const MAX_NAME: usize = 200;
-/// Longest annotation string X-Ray indexes.
-const MAX_ANNOTATION: usize = 1000;
 
 /// A named, timed part of an invocation: an outgoing call, a query, a step worth seeing in the
 /// X-Ray trace map.
@@ -56,58 +55,6 @@ struct Open {
     start: f64,
     data: Mutex<Data>,
 }
-
-/// A value for an annotation or an `aws` field: a string, a number or a boolean.
-///
-/// Built with `.into()` from `&str`, `String`, `bool` and the integer and float types.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scalar(pub(super) ScalarKind);
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum ScalarKind {
-    Str(String),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Bool(bool),
-}
-
-impl From<&str> for Scalar {
-    fn from(v: &str) -> Self {
-        Scalar(ScalarKind::Str(truncate(v, MAX_ANNOTATION).to_owned()))
-    }
-}
-impl From<String> for Scalar {
-    fn from(v: String) -> Self {
-        Scalar::from(v.as_str())
-    }
-}
-impl From<&String> for Scalar {
-    fn from(v: &String) -> Self {
-        Scalar::from(v.as_str())
-    }
-}
-impl From<bool> for Scalar {
-    fn from(v: bool) -> Self {
-        Scalar(ScalarKind::Bool(v))
-    }
-}
-impl From<f64> for Scalar {
-    fn from(v: f64) -> Self {
-        Scalar(ScalarKind::Float(v))
-    }
-}
-macro_rules! scalar_from_int {
-    ($kind:ident as $wide:ty: $($t:ty),*) => {$(
-        impl From<$t> for Scalar {
-            fn from(v: $t) -> Self {
-                Scalar(ScalarKind::$kind(v as $wide))
-            }
-        }
-    )*};
-}
-scalar_from_int!(Int as i64: i8, i16, i32, i64, isize);
-scalar_from_int!(UInt as u64: u8, u16, u32, u64, usize);
 
 impl Subsegment {
     /// Starts a subsegment named `name`, a child of the subsegment in progress on this task (or
@@ -390,16 +337,4 @@ where
 pub fn capture_sync<T>(name: impl Into<String>, f: impl FnOnce(&Subsegment) -> T) -> T {
     let subsegment = Subsegment::new(name);
     subsegment.in_scope(|| f(&subsegment))
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

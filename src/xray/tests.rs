@@ -57,7 +57,8 @@ fn run<T>(header: Option<&str>, emitter: &'static Emitter, f: impl Future<Output
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(invocation_to(header, Some(emitter), f))
+    let header = header.map(Arc::<str>::from);
+    runtime.block_on(invocation_to(header.as_ref(), Some(emitter), f))
 }
 
 fn by_name<'a>(documents: &'a [Value], name: &str) -> &'a Value {

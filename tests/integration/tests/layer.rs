@@ -249,6 +249,55 @@ fn the_context_crosses_the_abi_whole() {
     assert_eq!(seen["memory_mb"], 256);
 }
 
+/// Item 5 of issue 12: the `bootstrap`'s std wrote `_X_AMZN_TRACE_ID` on every invocation while
+/// the library's std (another environment lock) could be reading the environment. Now the
+/// library side alone writes it: a library that does not write it sees none from the loader.
+#[test]
+fn layer_mode_the_loader_leaves_the_trace_env_to_the_library() {
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0";
+    let layer = run(
+        Mode::Layer,
+        "trace_env_probe",
+        &[],
+        &[(
+            "p-1",
+            Event::json("{}").header("Lambda-Runtime-Trace-Id", trace),
+        )],
+    );
+    assert_eq!(
+        json(&layer.outcomes[0]),
+        json!({ "trace_env": null }),
+        "the loader wrote the library's environment\n{}",
+        layer.output
+    );
+}
+
+/// The other half of item 5: with the library owning `_X_AMZN_TRACE_ID`, each invocation's
+/// handler still sees its own header there, and none after an invocation without one.
+#[test]
+fn the_library_sets_the_trace_env_for_each_invocation() {
+    let first = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let second = "Root=1-6759e988-0d862e3fe1be46a994272793;Parent=63995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0";
+    // A fixed deadline, so the two modes' answers can be compared whole.
+    let event = || Event::json("{}").header("Lambda-Runtime-Deadline-Ms", "4102444800000");
+    let with = |trace: &str| event().header("Lambda-Runtime-Trace-Id", trace);
+    let layer = same_in_both_modes(
+        "context",
+        &[],
+        &[
+            ("t-1", with(first)),
+            ("t-2", with(second)),
+            ("t-3", event()),
+        ],
+    );
+    let seen: Vec<Value> = layer
+        .outcomes
+        .iter()
+        .map(|o| json(o)["trace_env"].clone())
+        .collect();
+    assert_eq!(seen, [json!(first), json!(second), Value::Null]);
+}
+
 #[test]
 fn sqs_partial_batch_failures_are_the_same() {
     let batch = include_str!("../fixtures/events/sqs-standard.json");
@@ -348,6 +397,32 @@ fn exiting_the_layer_does_not_wait_for_a_blocking_task_of_the_library() {
         "the process waited for the blocking task after the Runtime API failed; output:\n{}",
         function.output()
     );
+}
+
+/// The panic hook of the library reads the in-flight trace header from `_X_AMZN_TRACE_ID`,
+/// which the library itself now sets: a sampled invocation that panics still gets its X-Ray
+/// error cause.
+#[test]
+fn a_panic_inside_the_library_still_reports_the_xray_error_cause() {
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(&[("libecho.so", layer_library("echo"))]);
+    let _function = sandbox.start(&api, "echo", &[]);
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let id = api.enqueue(
+        Event::json(r#"{"panic":"traced and broken"}"#).header("Lambda-Runtime-Trace-Id", trace),
+    );
+    api.wait_outcome(&id, WAIT).expect("the panic reported");
+    let post = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path == format!("/2018-06-01/runtime/invocation/{id}/error"))
+        .expect("the /error call");
+    let cause: Value = serde_json::from_str(
+        post.header("Lambda-Runtime-Function-XRay-Error-Cause")
+            .expect("the cause header"),
+    )
+    .expect("the cause is JSON");
+    assert_eq!(cause["exceptions"][0]["type"], "Runtime.HandlerPanic");
 }
 
 /// Starts the layer with `libraries` in the task root and `_HANDLER=handler`, and returns the

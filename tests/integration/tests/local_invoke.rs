@@ -104,6 +104,18 @@ fn the_local_context_has_a_real_deadline_and_the_environments_identity() {
     assert_eq!(seen["request_id"].as_str().unwrap().len(), 36);
 }
 
+/// Moving `_X_AMZN_TRACE_ID` from the loop to the handler's side (issue 12, item 5) must not make
+/// a local run, which never had a loop writing it, clear a value the user exported.
+#[test]
+fn a_local_run_leaves_an_exported_trace_env_alone() {
+    let exported = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let (code, stdout, stderr) = run(CONTEXT, &[("_X_AMZN_TRACE_ID", exported)], &[], Some(b"{}"));
+    assert_eq!(code, 0, "{stderr}");
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(seen["trace_env"], exported);
+    assert_eq!(seen["xray_trace_header"], serde_json::Value::Null);
+}
+
 #[test]
 fn help_and_usage_errors() {
     let (code, stdout, _) = run(ECHO, &[], &["--help"], None);

@@ -70,6 +70,22 @@
 //! connection tasks live on that runtime, keep working; the service need not be `Send` or
 //! `'static` (it may borrow from `main`, as lambda_runtime's examples do); and no thread, channel
 //! or second connection stands between the socket and the service.
+//!
+//! ```no_run
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//!
+//! # struct Client;
+//! # impl Client { async fn stock(&self, sku: &str) -> u32 { sku.len() as u32 } }
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let client = Client; // built once, in `main`, as an SDK client is
+//!     let client = &client;
+//!     lamina::compat::run(service_fn(move |event: LambdaEvent<String>| async move {
+//!         Ok::<_, Error>(client.stock(&event.payload).await)
+//!     }))
+//!     .await
+//! }
+//! ```
 
 use std::any::Any;
 use std::fmt;
@@ -155,7 +171,9 @@ where
 const USAGE_ERROR: u8 = 2;
 
 /// Why [`run`] did not start serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Its `Debug` form is its message, since that is what `main` prints when it returns one.
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunError {
     /// `run` was awaited outside any tokio runtime.
@@ -177,6 +195,12 @@ impl fmt::Display for RunError {
                  Runtime API; use `#[tokio::main]` without `flavor = \"current_thread\"`",
             ),
         }
+    }
+}
+
+impl fmt::Debug for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -243,3 +243,18 @@ mod panic_abort {
         );
     }
 }
+
+#[test]
+fn a_current_thread_runtime_is_refused_with_what_to_do_before_any_request() {
+    let api = Emulator::start();
+    let mut function = Function::start(env!("CARGO_BIN_EXE_compat_current_thread"), &api, &[]);
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        function.output(),
+        "[stderr] Error: `lamina::compat::run` was awaited on tokio's current-thread runtime, \
+         which cannot run the service's I/O while lamina's loop blocks its only thread on the \
+         Runtime API; use `#[tokio::main]` without `flavor = \"current_thread\"`\n"
+    );
+    assert!(api.requests().is_empty());
+}

@@ -1,11 +1,13 @@
 //! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
 //! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
-//! compared in one table, then what X-Ray costs per invocation. `--soak N` runs the
-//! fault-injecting soak instead; `--xray` only the X-Ray rows.
+//! compared in one table, then what X-Ray costs per invocation and what `lamina::compat` costs
+//! beside `lambda_runtime`. `--soak N` runs the fault-injecting soak instead; `--xray` only the
+//! X-Ray rows; `--compat` only the compat rows.
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
 
+mod compat;
 mod metrics;
 mod soak;
 mod subject;
@@ -36,6 +38,7 @@ struct Options {
     reps: usize,
     soak: Option<usize>,
     xray_only: bool,
+    compat_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -43,6 +46,7 @@ fn parse_options() -> Result<Options, String> {
         reps: 3,
         soak: None,
         xray_only: false,
+        compat_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,12 +59,15 @@ fn parse_options() -> Result<Options, String> {
             "--reps" => options.reps = number("--reps")?.max(1),
             "--soak" => options.soak = Some(number("--soak")?),
             "--xray" => options.xray_only = true,
+            "--compat" => options.compat_only = true,
             "-h" | "--help" => {
-                return Err("usage: bench [--reps N] [--soak INVOCATIONS] [--xray]".to_owned());
+                return Err(
+                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--compat]".to_owned(),
+                );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--compat]"
                 ));
             }
         }
@@ -105,10 +112,17 @@ fn main() {
         let soak = Subject::new("lamina", &dir, "soak-lamina");
         std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
     }
+    if options.compat_only {
+        compat::run(&dir, SMALL_EVENT);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
     xray::run(&dir, SMALL_EVENT);
+    if !options.xray_only {
+        compat::run(&dir, SMALL_EVENT);
+    }
 }
 
 /// Builds the functions compared, with the profile this harness was built with, when run

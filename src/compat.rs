@@ -36,7 +36,7 @@
 //! | `LambdaEvent<T>` with `T: DeserializeOwned` | decoded by lamina; a mismatch is `Runtime.InvalidEvent` naming the JSON path, and the service is not called |
 //! | `Context` | every field filled: `request_id`, `deadline`, `invoked_function_arn` (empty when Lambda sends none), `xray_trace_id`, `client_context` (its `environment` holds the `env` object callers send), `identity`, `tenant_id`, `env_config` (`log_group`, `log_stream` empty when unset) |
 //! | responses: any `Serialize` | the same |
-//! | errors: anything `Into<Diagnostic>` | `lambda_runtime::Error`, `String`, `&str`, `std::io::Error`: named as lamina names them ([`IntoError`]), e.g. `Handler.ParseIntError` for a boxed parse error, else `Handler.Error`, never a Rust type path; your own `From<MyError> for Diagnostic`: its `error_type` and `error_message` verbatim; [`lamina::Error`](crate::Error): its own |
+//! | errors: anything `Into<Diagnostic>` | `lambda_runtime::Error`, `String`, `&str`, `std::io::Error`: named as lamina names them ([`IntoError`]), e.g. `Handler.ParseIntError` for a boxed parse error, else `Handler.Error`, with the whole `source()` chain as the message; your own `From<MyError> for Diagnostic`: its `error_type` and `error_message` verbatim; [`lamina::Error`](crate::Error): its own; any other type lambda_runtime names by its type path (`anyhow::Error` under its `anyhow` feature): `Handler.<short name>` (`Handler.Error` for `anyhow::Error`), with lambda_runtime's message, never a Rust type path |
 //! | `_X_AMZN_TRACE_ID` set per invocation | the same |
 //!
 //! # What does not
@@ -58,6 +58,9 @@
 //! - **`run_concurrent`** (Lambda Managed Instances), **SnapStart hooks**
 //!   (`Runtime::register_snapstart_resource`) and the `graceful-shutdown` helper are
 //!   lambda_runtime's own; lamina serves one invocation at a time.
+//! - **The runtime layer** (a handler library loaded by lamina's `bootstrap`, see
+//!   [`crate::abi`]) serves `#[lamina::handler]` functions only; a compat function ships as its
+//!   own `bootstrap`.
 //! - **tokio's current-thread scheduler** (`#[tokio::main(flavor = "current_thread")]`): `run`
 //!   returns [`RunError::CurrentThreadRuntime`]; see [`run`] for why.
 //!

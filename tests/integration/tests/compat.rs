@@ -208,6 +208,16 @@ fn without_a_runtime_api_it_runs_one_local_invocation() {
         "{output}"
     );
     assert!(!output.contains("Error:"), "reported once: {output}");
+    // A command line it cannot run: lamina's usage error and status, as a `#[handler]` binary.
+    let mut function = Function::spawn(Path::new(README), &[], &["--evnt", "x"], None);
+    assert_eq!(function.expect_exit().code(), Some(2));
+    assert!(
+        function
+            .output()
+            .starts_with("[stderr] error: unknown argument `--evnt`\n"),
+        "{}",
+        function.output()
+    );
 }
 
 mod panic_abort {

@@ -130,17 +130,7 @@ where
         // Set here, not by the loop: in layer mode only this copy of std may write the
         // environment the handler's threads read (see `crate::trace_env`).
         self.trace_env.update(context.xray_trace_header());
-        let event = decode::<E>(event).inspect_err(|err| {
-            // Logged here, on the side that decoded, because only here is serde's error still a
-            // value whose payload quotes can be cut out (in layer mode the loop sees text).
-            if let Error::InvalidEvent(e) = err {
-                tracing::error!(
-                    error_type = err.error_type(),
-                    "invocation failed: {}",
-                    e.without_values()
-                );
-            }
-        })?;
+        let event = decode_logged::<E>(event)?;
         let invocation = (self.handler)(event, context.clone(), self.state);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it
         // returns, here on the handler's side (in layer mode, inside the handler's library).
@@ -148,6 +138,21 @@ where
         let output = self.runtime.block_on(invocation).into_result()?;
         encode(&output, response)
     }
+}
+
+/// [`decode`], logging a failure without the event's values.
+pub(crate) fn decode_logged<E: DeserializeOwned>(bytes: &[u8]) -> Result<E, Error> {
+    decode::<E>(bytes).inspect_err(|err| {
+        // Logged here, on the side that decoded, because only here is serde's error still a
+        // value whose payload quotes can be cut out (in layer mode the loop sees text).
+        if let Error::InvalidEvent(e) = err {
+            tracing::error!(
+                error_type = err.error_type(),
+                "invocation failed: {}",
+                e.without_values()
+            );
+        }
+    })
 }
 
 /// Decodes an event. An empty payload (an invoke without one) reads as JSON `null`, so

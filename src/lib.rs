@@ -32,6 +32,8 @@
 
 pub mod abi;
 pub mod cache;
+#[cfg(feature = "compat")]
+pub mod compat;
 pub mod context;
 pub mod error;
 #[cfg(feature = "events")]

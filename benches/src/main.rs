@@ -1,14 +1,15 @@
 //! `cargo run --release -p lamina-bench`: lamina, `lambda_runtime` and a bare std loop, each an
 //! echo function, run against the in-repo Runtime API emulator in one run, alternating, and
-//! compared in one table, then what X-Ray costs per invocation. Every invocation carries the
-//! trace header Lambda sends (`Sampled=0` with `Lineage`, a new trace id each time) unless a row
-//! says otherwise. `--soak N` runs the
+//! compared in one table, then what X-Ray costs per invocation and what `lamina::compat` costs
+//! beside `lambda_runtime`. Every invocation carries the trace header Lambda sends (`Sampled=0`
+//! with `Lineage`, a new trace id each time) unless a row says otherwise. `--soak N` runs the
 //! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
-//! label contains `TEXT`.
+//! label contains `TEXT`; `--compat` only the compat rows.
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
 
+mod compat;
 mod metrics;
 mod soak;
 mod subject;
@@ -25,7 +26,7 @@ use subject::Subject;
 pub const LAMBDA_UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0";
 /// The same header for an invocation X-Ray samples.
 pub const LAMBDA_SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=1:a87bb3a7:0";
-const TRACE_HEADER: &str = "Lambda-Runtime-Trace-Id";
+pub const TRACE_HEADER: &str = "Lambda-Runtime-Trace-Id";
 
 const SMALL_EVENT: &str = r#"{"Records":[{"messageId":"059f36b4-87a3-44ab-83d2-661975830a7d","receiptHandle":"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a","body":"test","attributes":{"ApproximateReceiveCount":"1"},"eventSource":"aws:sqs","awsRegion":"us-east-2"}]}"#;
 
@@ -48,6 +49,7 @@ struct Options {
     xray_only: bool,
     /// Only the X-Ray rows whose label contains this.
     only: Option<String>,
+    compat_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -56,6 +58,7 @@ fn parse_options() -> Result<Options, String> {
         soak: None,
         xray_only: false,
         only: None,
+        compat_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -72,15 +75,16 @@ fn parse_options() -> Result<Options, String> {
                 options.xray_only = true;
                 options.only = Some(args.next().ok_or("`--only` needs a row label's text")?);
             }
+            "--compat" => options.compat_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat]"
                 ));
             }
         }
@@ -125,10 +129,17 @@ fn main() {
         let soak = Subject::new("lamina", &dir, "soak-lamina");
         std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
     }
+    if options.compat_only {
+        compat::run(&dir, SMALL_EVENT);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
     xray::run(&dir, SMALL_EVENT, options.only.as_deref());
+    if !options.xray_only {
+        compat::run(&dir, SMALL_EVENT);
+    }
 }
 
 /// Builds the functions compared, with the profile this harness was built with, when run

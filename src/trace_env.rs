@@ -8,6 +8,20 @@
 //! so glibc's `setenv` could replace or reallocate `environ` under one of those readers. Written
 //! here, under the same lock its readers take, the write cannot race them; in bin mode there is
 //! only one std, so the same code is right in both modes. The invoke loop never touches it.
+//!
+//! # Why not `setenv` every time
+//!
+//! glibc's `setenv` never frees a value it was given (a reader may still hold a pointer to it),
+//! so setting a new trace id on every invocation, as Lambda's headers require, keeps ~155 bytes
+//! per invocation for the life of the environment: hundreds of megabytes for a busy function
+//! (the soak, `lamina-bench --soak`, fails on it). So the variable is set with `setenv` once,
+//! and after that each invocation's value is written into one of a few buffers lamina owns and
+//! never frees, and handed to `putenv`, which puts the buffer itself in `environ`: no
+//! allocation, and for a name already there glibc only swaps one pointer. A buffer is written
+//! again only three invocations after it was replaced, so a reader that took the old pointer
+//! (std copies the value at once) never sees it change under it; its last byte is always NUL,
+//! so even such a reader stops inside it. A header too long for a buffer falls back to
+//! `setenv`.
 #![allow(unsafe_code)]
 
 const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
@@ -19,6 +33,8 @@ pub(crate) struct TraceEnv {
     /// API) leaves a variable the user exported to test propagation as it is.
     under_lambda: bool,
     is_set: bool,
+    #[cfg(target_os = "linux")]
+    slots: Option<slots::Slots>,
 }
 
 impl TraceEnv {
@@ -26,6 +42,8 @@ impl TraceEnv {
         TraceEnv {
             under_lambda: std::env::var_os(crate::runtime::config::RUNTIME_API).is_some(),
             is_set: std::env::var_os(TRACE_ENV).is_some(),
+            #[cfg(target_os = "linux")]
+            slots: None,
         }
     }
 
@@ -34,17 +52,120 @@ impl TraceEnv {
             return;
         }
         match trace_header {
+            Some(value) => self.set(value),
             // SAFETY: written by the handler side before the user's code runs for the invocation,
             // under the environment lock of the std that code reads through (see the module
             // docs): lamina's readers, and the user's std readers on any thread, are excluded
             // for the write. A thread that reads the environment with libc's `getenv` directly is
             // the risk the Lambda platform contract (a per-process variable for a per-invocation
             // value) leaves open; `Context::xray_trace_header` is the race-free source.
-            Some(value) => unsafe { std::env::set_var(TRACE_ENV, value) },
-            // SAFETY: as above.
             None if self.is_set => unsafe { std::env::remove_var(TRACE_ENV) },
             None => {}
         }
         self.is_set = trace_header.is_some();
+    }
+
+    fn set(&mut self, value: &str) {
+        #[cfg(target_os = "linux")]
+        if self.is_set {
+            // After the first `setenv` the name is in `environ`, so `putenv` only swaps the
+            // pointer (see the module docs).
+            let slots = self.slots.get_or_insert_with(slots::Slots::new);
+            if slots.put(TRACE_ENV, value) {
+                return;
+            }
+        }
+        // SAFETY: as for `remove_var` in `update`.
+        unsafe { std::env::set_var(TRACE_ENV, value) }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod slots {
+    /// Bytes per buffer: `_X_AMZN_TRACE_ID=`, a header (Lambda's are ~100 bytes, with
+    /// `Lineage` ~120), the NUL.
+    const CAPACITY: usize = 512;
+    /// Buffers in rotation: one in `environ`, the others rewritten at least this many
+    /// invocations after they left it.
+    const SLOTS: usize = 4;
+
+    /// Buffers handed to `putenv`, leaked on purpose: `environ` may point into them for the
+    /// life of the process.
+    pub(super) struct Slots {
+        base: *mut u8,
+        next: usize,
+    }
+
+    impl Slots {
+        pub(super) fn new() -> Self {
+            let buffers: &'static mut [u8] =
+                Box::leak(vec![0u8; CAPACITY * SLOTS].into_boxed_slice());
+            Slots {
+                base: buffers.as_mut_ptr(),
+                next: 0,
+            }
+        }
+
+        /// Makes `name=value` the variable's value; `false` if it does not fit a buffer or
+        /// holds a NUL, which `putenv` cannot carry.
+        pub(super) fn put(&mut self, name: &str, value: &str) -> bool {
+            let len = name.len() + 1 + value.len();
+            if len >= CAPACITY || value.as_bytes().contains(&0) {
+                return false;
+            }
+            // SAFETY: `slot` is the start of the `next` buffer of `SLOTS` buffers of `CAPACITY`
+            // bytes in an allocation that is never freed. The bytes written (`len` plus a NUL)
+            // stay inside it, and its last byte, never written, stays NUL. This buffer left
+            // `environ` `SLOTS - 1` invocations ago, and std readers copy a value at once
+            // under their lock, so no reader is reading it now (module docs).
+            unsafe {
+                let slot = self.base.add(self.next * CAPACITY);
+                std::ptr::copy_nonoverlapping(name.as_ptr(), slot, name.len());
+                *slot.add(name.len()) = b'=';
+                std::ptr::copy_nonoverlapping(
+                    value.as_ptr(),
+                    slot.add(name.len() + 1),
+                    value.len(),
+                );
+                *slot.add(len) = 0;
+                // SAFETY: `slot` holds a NUL-terminated `name=value` and outlives the process's
+                // use of it. The name is in `environ` already, so glibc replaces one pointer
+                // under its own lock and does not reallocate `environ`.
+                if libc::putenv(slot.cast()) != 0 {
+                    return false;
+                }
+            }
+            self.next = (self.next + 1) % SLOTS;
+            true
+        }
+    }
+
+    // SAFETY: `Slots` is the sole writer of the buffers it points to; moving it to another
+    // thread moves that role with it.
+    unsafe impl Send for Slots {}
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::slots::Slots;
+
+    /// The buffers rotate, each value is what `getenv` (through std) returns at once, and an
+    /// oversized value is refused for `setenv` to take.
+    #[test]
+    fn values_go_into_rotating_buffers_environ_points_at() {
+        const NAME: &str = "LAMINA_TEST_TRACE_SLOTS";
+        // SAFETY: a variable no other test reads or writes.
+        unsafe { std::env::set_var(NAME, "first") };
+        let mut slots = Slots::new();
+        for i in 0..10 {
+            let value = format!("Root=1-6748a2c0-{i:024x};Sampled=0");
+            assert!(slots.put(NAME, &value));
+            assert_eq!(std::env::var(NAME).as_deref(), Ok(value.as_str()));
+        }
+        assert!(!slots.put(NAME, &"x".repeat(600)));
+        assert!(!slots.put(NAME, "nul\0inside"));
+        // SAFETY: as above.
+        unsafe { std::env::remove_var(NAME) };
+        assert!(std::env::var(NAME).is_err());
     }
 }

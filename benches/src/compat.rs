@@ -36,7 +36,10 @@ pub fn run(dir: &Path, event: &str) {
         .iter()
         .map(|(label, subject)| {
             let headers = [(crate::TRACE_HEADER, crate::LAMBDA_UNSAMPLED)];
-            (*label, metrics::instructions_with(subject, event, &headers, 100, 1100))
+            (
+                *label,
+                metrics::instructions_with(subject, event, &headers, 100, 1100),
+            )
         })
         .collect();
     let anchor = results[0].1.map(|(per, _)| per);

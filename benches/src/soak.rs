@@ -8,6 +8,11 @@
 //! the payload limit (`i % 900 == 600`), and the handler panics (`i % 5000 == 4999`). The bench
 //! profile has `panic = "abort"`, as `cargo lambda build --release` does, so a panic ends the
 //! process after reporting; the soak then starts a new one, as Lambda would.
+//!
+//! Every invocation carries the trace header Lambda sends, with a new trace id each time, and
+//! the soak fails if a process's RSS grows by more than [`RSS_GROWTH_LIMIT_KB`] between its
+//! 1,000th invocation and its last (4,000 invocations later): anything kept per invocation
+//! (a glibc `setenv` of each new `_X_AMZN_TRACE_ID` keeps ~155 bytes) shows there.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,6 +23,9 @@ use crate::subject::{Running, Subject};
 
 const RESPONSE_LIMIT: usize = 64 * 1024;
 const WAIT: Duration = Duration::from_secs(30);
+/// What a process may grow by between its 1,000th invocation and its last: allocator noise, not
+/// a per-invocation leak (4,000 invocations × 64 bytes would pass it).
+const RSS_GROWTH_LIMIT_KB: i64 = 256;
 
 enum Expect {
     Echo(String),
@@ -67,7 +75,10 @@ pub fn run(subject: &Subject, count: usize) -> bool {
             let e = format!(r#"{{"n":{i},"payload":"soak soak soak soak soak soak soak soak"}}"#);
             (e.clone(), Expect::Echo(e))
         };
-        let id = api.enqueue(Event::json(event));
+        let trace = format!(
+            "Root=1-6748a2c0-{i:024x};Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0"
+        );
+        let id = api.enqueue(Event::json(event).header("Lambda-Runtime-Trace-Id", &trace));
         match (api.wait_outcome(&id, WAIT), &expect) {
             (None, _) => wrong.push(format!("{id}: no outcome within {WAIT:?}")),
             (Some(Outcome::Response(body)), Expect::Echo(sent)) if body == sent.as_bytes() => {
@@ -138,7 +149,11 @@ pub fn run(subject: &Subject, count: usize) -> bool {
     for w in wrong.iter().take(10) {
         println!("  ! {w}");
     }
-    wrong.is_empty() && duplicated == 0 && redelivered == 0
+    let leaks = rss_growth_kb > RSS_GROWTH_LIMIT_KB;
+    if leaks {
+        println!("  ! RSS grew by more than {RSS_GROWTH_LIMIT_KB} KB within one process");
+    }
+    wrong.is_empty() && duplicated == 0 && redelivered == 0 && !leaks
 }
 
 fn restart(subject: &Subject, api: &Emulator, old: Running) -> Running {

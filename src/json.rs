@@ -58,11 +58,30 @@ pub(crate) fn from_slice_fast<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     serde_json::from_slice(bytes).ok()
 }
 
+/// The searches the fast path makes, built once: building a finder costs more than running it
+/// over a small event.
+#[cfg(feature = "simd-json")]
+struct Finders {
+    private: memchr::memmem::Finder<'static>,
+    escape: memchr::memmem::Finder<'static>,
+    negative_zero: memchr::memmem::Finder<'static>,
+}
+
+#[cfg(feature = "simd-json")]
+fn finders() -> &'static Finders {
+    static FINDERS: std::sync::OnceLock<Finders> = std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| Finders {
+        private: memchr::memmem::Finder::new(SERDE_JSON_PRIVATE),
+        escape: memchr::memmem::Finder::new(b"\\u"),
+        negative_zero: memchr::memmem::Finder::new(b"-0"),
+    })
+}
+
 /// Whether `bytes` may hold a `\u` escape without four hex digits, which `sonic-rs` skips
 /// without a look. False positives (`"C:\\users"`) only cost a `serde_json` parse.
 #[cfg(feature = "simd-json")]
 fn may_hold_bad_escape(bytes: &[u8]) -> bool {
-    memchr::memmem::find_iter(bytes, b"\\u").any(|at| {
+    finders().escape.find_iter(bytes).any(|at| {
         bytes
             .get(at + 2..at + 6)
             .is_none_or(|hex| !hex.iter().all(u8::is_ascii_hexdigit))
@@ -73,7 +92,7 @@ fn may_hold_bad_escape(bytes: &[u8]) -> bool {
 /// `0.0`. False positives (a string holding `build-0`) only cost a `serde_json` parse.
 #[cfg(feature = "simd-json")]
 fn may_hold_negative_zero(bytes: &[u8]) -> bool {
-    memchr::memmem::find_iter(bytes, b"-0").any(|at| {
+    finders().negative_zero.find_iter(bytes).any(|at| {
         let mut rest = bytes[at + 2..].iter().copied();
         match rest.next() {
             // `-0.5` is not zero.
@@ -96,7 +115,7 @@ pub(crate) fn to_writer<T: Serialize + ?Sized>(
     if fast_codec_agrees() {
         let start = out.len();
         if sonic_rs::to_writer(&mut *out, value).is_ok()
-            && memchr::memmem::find(&out[start..], SERDE_JSON_PRIVATE).is_none()
+            && finders().private.find(&out[start..]).is_none()
         {
             return Ok(());
         }

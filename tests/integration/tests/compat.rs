@@ -108,23 +108,7 @@ fn a_panic_under_unwind_is_a_handler_panic_and_the_loop_goes_on() {
 
 #[test]
 fn an_oversized_response_is_function_response_size_too_large() {
-    let api = Emulator::start();
-    api.set_response_limit(1000);
-    let _function = Function::start(README, &api, &[]);
-    let id = api.enqueue(Event::json(r#"{"bytes":5000}"#));
-    let outcome = api.wait_outcome(&id, WAIT).unwrap();
-    assert_eq!(
-        outcome.error().document,
-        json!({
-            "errorType": "Function.ResponseSizeTooLarge",
-            "errorMessage": "the response of 5002 bytes is over Lambda's payload limit (6 MB for a synchronous call); return less, or store the data (in S3, say) and return where it is"
-        })
-    );
-    assert_eq!(api.outcomes(&id).len(), 1, "one outcome recorded");
-    assert_eq!(
-        api.invoke(Event::json(r#"{"bytes":3}"#)).response(),
-        br#""xxx""#
-    );
+    oversized_response_is_a_readable_error(README);
 }
 
 #[test]

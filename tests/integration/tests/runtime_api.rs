@@ -409,23 +409,7 @@ mod faults {
 
     #[test]
     fn a_413_on_response_still_ends_the_invocation_with_a_readable_error() {
-        let api = Emulator::start();
-        api.set_response_limit(1000);
-        let _function = Function::start(ECHO, &api, &[]);
-        let id = api.enqueue(Event::json(r#"{"bytes":5000}"#));
-        let outcome = api.wait_outcome(&id, WAIT).unwrap();
-        assert_eq!(
-            outcome.error().document,
-            json!({
-                "errorType": "Function.ResponseSizeTooLarge",
-                "errorMessage": "the response of 5002 bytes is over Lambda's payload limit (6 MB for a synchronous call); return less, or store the data (in S3, say) and return where it is"
-            })
-        );
-        assert_eq!(api.outcomes(&id).len(), 1, "one outcome recorded");
-        assert_eq!(
-            api.invoke(Event::json(r#"{"bytes":10}"#)).response(),
-            br#""xxxxxxxxxx""#
-        );
+        oversized_response_is_a_readable_error(ECHO);
     }
 
     #[test]

@@ -399,3 +399,26 @@ fn bwrap() -> PathBuf {
 pub fn json(outcome: &Outcome) -> serde_json::Value {
     serde_json::from_slice(outcome.response()).expect("the response is JSON")
 }
+
+/// A response over the payload limit ends its invocation with Lambda's readable error, once,
+/// and the function serves the next one: the same for every way lamina runs a handler.
+/// `binary` answers `{"bytes":N}` with a JSON string of N `x`s.
+pub fn oversized_response_is_a_readable_error(binary: &str) {
+    let api = Emulator::start();
+    api.set_response_limit(1000);
+    let _function = Function::start(binary, &api, &[]);
+    let id = api.enqueue(Event::json(r#"{"bytes":5000}"#));
+    let outcome = api.wait_outcome(&id, WAIT).unwrap();
+    assert_eq!(
+        outcome.error().document,
+        serde_json::json!({
+            "errorType": "Function.ResponseSizeTooLarge",
+            "errorMessage": "the response of 5002 bytes is over Lambda's payload limit (6 MB for a synchronous call); return less, or store the data (in S3, say) and return where it is"
+        })
+    );
+    assert_eq!(api.outcomes(&id).len(), 1, "one outcome recorded");
+    assert_eq!(
+        api.invoke(Event::json(r#"{"bytes":3}"#)).response(),
+        br#""xxx""#
+    );
+}

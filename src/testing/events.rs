@@ -34,7 +34,7 @@ fn decode<T: DeserializeOwned>(source: &str, event: &Value) -> T {
     }
 }
 
-/// An SQS batch; see [`sqs`].
+/// An SQS batch; see [`sqs()`].
 #[derive(Debug, Clone, Default)]
 #[must_use = "call `build` or `to_json`"]
 pub struct Sqs {
@@ -122,7 +122,7 @@ impl Sqs {
     }
 }
 
-/// A Kinesis batch; see [`kinesis`].
+/// A Kinesis batch; see [`kinesis()`].
 #[derive(Debug, Clone, Default)]
 #[must_use = "call `build` or `to_json`"]
 pub struct Kinesis {
@@ -196,7 +196,7 @@ impl Kinesis {
     }
 }
 
-/// An S3 notification; see [`s3`].
+/// An S3 notification; see [`s3()`].
 #[derive(Debug, Clone)]
 #[must_use = "call `build` or `to_json`"]
 pub struct S3 {
@@ -284,7 +284,7 @@ impl S3 {
     }
 }
 
-/// A request from an Application Load Balancer; see [`alb`].
+/// A request from an Application Load Balancer; see [`alb()`].
 #[derive(Debug, Clone)]
 #[must_use = "call `build` or `to_json`"]
 pub struct Alb {

@@ -99,7 +99,8 @@ fn sampled_invocations_are_exported_with_put_trace_segments() {
         .unwrap();
 
     let traced = TraceId::new().to_string();
-    let header = format!("Root={traced};Parent={FUNCTION_SEGMENT};Sampled=1");
+    let header: std::sync::Arc<str> =
+        format!("Root={traced};Parent={FUNCTION_SEGMENT};Sampled=1").into();
     let ids = runtime.block_on(invocation(Some(&header), async {
         let outer = Subsegment::new("outer");
         outer
@@ -115,7 +116,8 @@ fn sampled_invocations_are_exported_with_put_trace_segments() {
         (big.id().unwrap(), child.id().unwrap())
     }));
     let untraced = TraceId::new().to_string();
-    let header = format!("Root={untraced};Parent={FUNCTION_SEGMENT};Sampled=0");
+    let header: std::sync::Arc<str> =
+        format!("Root={untraced};Parent={FUNCTION_SEGMENT};Sampled=0").into();
     runtime.block_on(invocation(Some(&header), async {
         let _s = Subsegment::new("not sampled");
     }));

@@ -47,7 +47,7 @@ impl CachedFile {
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-open-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use std::io::Read;
     ///

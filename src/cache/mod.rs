@@ -303,7 +303,7 @@ impl std::error::Error for OpenError {}
 /// ```
 /// # use lamina::cache::{Cache, Source};
 /// # let dir = std::env::temp_dir().join(format!("lamina-doc-cached-{}", std::process::id()));
-/// # let cache = Cache::builder().dir(&dir).open()?;
+/// # let cache = Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let greeting = cache
 ///     .get_or_fetch_bytes("greeting", None, || async { Ok::<_, std::io::Error>(b"hi".to_vec()) })
@@ -475,7 +475,7 @@ impl Cache {
     /// ```
     /// use std::time::Duration;
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-bytes-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let page = cache
     ///     .get_or_fetch_bytes("https://example.invalid/", Duration::from_secs(60), || async {
@@ -521,7 +521,7 @@ impl Cache {
     /// struct Rates { eur_usd: f64 }
     ///
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-json-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let rates = cache
     ///     .get_or_fetch_json("rates", std::time::Duration::from_secs(300), || async {
@@ -583,7 +583,7 @@ impl Cache {
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-file-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let model = cache
     ///     .get_or_fetch_file("model-v3", None, |path| async move {
@@ -625,7 +625,7 @@ impl Cache {
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("lamina-doc-inval-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).open()?;
+    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// cache.get_or_fetch_bytes("config", None, || async { Ok::<_, std::io::Error>(vec![1]) }).await?;
     /// assert!(cache.invalidate("config"));

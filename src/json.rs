@@ -5,8 +5,8 @@
 //! reference: lamina never writes bytes `serde_json` would not write, never decodes an event to a
 //! value `serde_json` would not decode, and every error, and its message, is `serde_json`'s.
 //!
-//! `sonic-rs` agrees with `serde_json` except on `serde_json`'s own private protocol, which it
-//! cannot know:
+//! Where `sonic-rs` differs from `serde_json`, and what lamina does about each (the property
+//! tests found all but the first):
 //!
 //! - `serde_json::value::RawValue` and, when any crate in the build turns on `serde_json`'s
 //!   `arbitrary_precision` feature, every `serde_json::Number`, serialize as a struct with a

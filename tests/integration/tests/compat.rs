@@ -209,7 +209,6 @@ mod panic_abort {
 
     #[test]
     fn a_panic_under_abort_is_reported_before_the_process_aborts() {
-        use std::os::unix::process::ExitStatusExt;
         let readme = abort_build("compat_readme");
         let api = Emulator::start();
         let mut function = Function::start(&readme, &api, &[]);
@@ -217,24 +216,7 @@ mod panic_abort {
             api.invoke(Event::json(r#"{"firstName":"a"}"#)).response(),
             br#"{"message":"Hello, a!"}"#
         );
-        let id = api.enqueue(Event::json(r#"{"panic":"boom"}"#));
-        let posted = api.wait_outcome(&id, WAIT).expect("the panic is reported");
-        assert_eq!(
-            posted.error().error_type_header.as_deref(),
-            Some("Runtime.HandlerPanic")
-        );
-        let message = posted.error().document["errorMessage"].as_str().unwrap();
-        assert!(
-            message.starts_with("handler panicked: boom at "),
-            "{message}"
-        );
-        let status = function.expect_exit();
-        assert_eq!(
-            status.signal(),
-            Some(6),
-            "SIGABRT; output:\n{}",
-            function.output()
-        );
+        panic_is_reported_before_the_abort(&api, &mut function);
     }
 }
 

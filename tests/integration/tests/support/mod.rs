@@ -422,3 +422,28 @@ pub fn oversized_response_is_a_readable_error(binary: &str) {
         br#""xxx""#
     );
 }
+
+/// Under `panic = "abort"`: `{"panic":"boom"}` to the running `function` is reported as
+/// `Runtime.HandlerPanic` before the process dies of SIGABRT, whichever way lamina runs the
+/// handler.
+pub fn panic_is_reported_before_the_abort(api: &Emulator, function: &mut Function) {
+    use std::os::unix::process::ExitStatusExt;
+    let id = api.enqueue(Event::json(r#"{"panic":"boom"}"#));
+    let posted = api.wait_outcome(&id, WAIT).expect("the panic is reported");
+    assert_eq!(
+        posted.error().error_type_header.as_deref(),
+        Some("Runtime.HandlerPanic")
+    );
+    let message = posted.error().document["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("handler panicked: boom at "),
+        "{message}"
+    );
+    let status = function.expect_exit();
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "SIGABRT; output:\n{}",
+        function.output()
+    );
+}

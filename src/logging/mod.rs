@@ -129,14 +129,16 @@ pub(crate) fn install(output: Output) -> Installed {
     let env = |k: &str| std::env::var(k).ok();
     sink::configure(format(env), output);
     let off = env(LAMINA_LOG).is_some_and(|v| v.trim().eq_ignore_ascii_case("off"));
-    #[cfg(feature = "log")]
-    if !off {
-        log_records::install(Directives::from_vars(env));
-    }
-    if off || tracing::dispatcher::has_been_set() {
+    if off {
         return Installed { scoped: None };
     }
-    let dispatch = Dispatch::new(LaminaSubscriber::new(Directives::from_vars(env)));
+    let directives = Directives::from_vars(env);
+    #[cfg(feature = "log")]
+    log_records::install(directives.clone());
+    if tracing::dispatcher::has_been_set() {
+        return Installed { scoped: None };
+    }
+    let dispatch = Dispatch::new(LaminaSubscriber::new(directives));
     let guard = tracing::dispatcher::set_default(&dispatch);
     Installed {
         scoped: Some((dispatch, guard)),

@@ -39,9 +39,13 @@ pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
 mod handler;
+#[cfg(feature = "http")]
+pub mod http;
 mod json;
 mod local;
 pub mod logging;
+#[cfg(any(feature = "events", feature = "http"))]
+mod percent;
 mod runtime;
 pub mod testing;
 mod trace_env;

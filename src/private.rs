@@ -2,6 +2,7 @@
 //! release, and the macro and this crate are released in lockstep.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{Outcome, TaskRuntime, TypedHandler};
+use crate::handler::{TaskRuntime, TypedHandler};
 
 pub use crate::handler::Handler;
 
@@ -56,90 +57,212 @@ pub fn export<F: Function>() -> *const crate::abi::FunctionTable {
     crate::abi::table::<F>()
 }
 
-/// What [`Function::with`] calls for a handler without state: checks every type of the handler,
-/// then hands its builder to `sink`.
+/// Which form of handler a function is, told by its event type at the macro's call site:
+/// `(&&Pick::<E>::NEW).form()` is [`HttpForm`] for `lamina::http::Request` and [`JsonForm`]
+/// for every other type.
 ///
-/// The macro spells out each type parameter with the user's own tokens, as in
-/// `handler::<Order, lamina::Context, Result<Receipt, MyError>, Receipt, MyError, _, _, _>(handle, sink)`.
-/// rustc blames an unmet bound on the turbofish argument for that parameter, and that argument
-/// carries the span of the user's type, so "`Order` cannot be a lamina event" lands on `Order`.
-/// Every requirement on the handler is a bound here and nowhere else the user's types reach, so
-/// each mistake is reported exactly once; inside this function the bounds imply `build`'s.
-pub fn handler<E, C, O, R, X, F, Fut, K>(handler: F, sink: K) -> K::Output
-where
-    E: Event + 'static,
-    C: IsContext,
-    O: Returns<Response = R, Error = X>,
-    R: Response,
-    X: IntoError,
-    F: Fn(E, C) -> Fut + 'static,
-    Fut: Future<Output = O>,
-    K: Sink,
-{
-    sink.accept(move || {
-        build(
-            || async { Ok::<(), Error>(()) },
-            move |event: E, context: Context, _: &'static ()| {
-                let output = handler(event, C::from_context(context));
-                async move { output.await.into_result() }
-            },
-        )
-    })
+/// Method lookup tries `&&Pick<E>` first, which only [`PickHttp`]'s impl (for
+/// `&Pick<Request>`) takes; for any other `E` it derefs to `&Pick<E>`, which [`PickJson`]
+/// takes. A trait bound could not make this choice: `Request` is a foreign type, so a blanket
+/// impl over `DeserializeOwned` would overlap with one for it.
+pub struct Pick<E>(PhantomData<fn() -> E>);
+
+impl<E> Pick<E> {
+    /// The probe.
+    pub const NEW: Self = Pick(PhantomData);
 }
 
-/// What [`Function::with`] calls for a handler with state: [`handler`], plus the `init`
-/// function, whose check the macro blames on the `init = path` it was given.
-pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(init: I, handler: F, sink: K) -> K::Output
-where
-    S: 'static,
-    I: Init<S>,
-    E: Event + 'static,
-    C: IsContext,
-    O: Returns<Response = R, Error = X>,
-    R: Response,
-    X: IntoError,
-    F: Fn(E, C, &'static S) -> Fut + 'static,
-    Fut: Future<Output = O>,
-    K: Sink,
-{
-    sink.accept(move || {
-        build(
-            move || {
+/// Picks [`JsonForm`]; see [`Pick`].
+pub trait PickJson {
+    /// The form.
+    fn form(&self) -> JsonForm {
+        JsonForm
+    }
+}
+impl<E> PickJson for Pick<E> {}
+
+/// Picks [`HttpForm`]; see [`Pick`].
+pub trait PickHttp {
+    /// The form.
+    fn form(&self) -> HttpForm {
+        HttpForm
+    }
+}
+#[cfg(feature = "http")]
+impl PickHttp for &Pick<crate::http::Request> {}
+
+/// A handler whose event and response are JSON documents.
+pub struct JsonForm;
+
+/// A handler whose event is an HTTP request (`lamina::http`).
+pub struct HttpForm;
+
+impl JsonForm {
+    /// What [`Function::with`] calls for a handler without state: checks every type of the
+    /// handler, then hands its builder to `sink`.
+    ///
+    /// The macro spells out each type parameter with the user's own tokens, as in
+    /// `.handler::<Order, lamina::Context, Result<Receipt, MyError>, Receipt, MyError, _, _, _>(handle, sink)`.
+    /// rustc blames an unmet bound on the turbofish argument for that parameter, and that
+    /// argument carries the span of the user's type, so "`Order` cannot be a lamina event"
+    /// lands on `Order`. Every requirement on the handler is a bound here and nowhere else the
+    /// user's types reach, so each mistake is reported exactly once; inside this function the
+    /// bounds imply `build`'s.
+    pub fn handler<E, C, O, R, X, F, Fut, K>(self, handler: F, sink: K) -> K::Output
+    where
+        E: Event + 'static,
+        C: IsContext,
+        O: Returns<Response = R, Error = X>,
+        R: Response,
+        X: IntoError,
+        F: Fn(E, C) -> Fut + 'static,
+        Fut: Future<Output = O>,
+        K: Sink,
+    {
+        sink.accept(move || {
+            let (runtime, state) = init_state(|| async { Ok::<(), Error>(()) })?;
+            Ok(TypedHandler::new(
+                runtime,
+                state,
+                move |event: E, context: Context, _: &'static ()| {
+                    let output = handler(event, C::from_context(context));
+                    async move { output.await.into_result() }
+                },
+            ))
+        })
+    }
+
+    /// What [`Function::with`] calls for a handler with state: [`JsonForm::handler`], plus the
+    /// `init` function, whose check the macro blames on the `init = path` it was given.
+    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(
+        self,
+        init: I,
+        handler: F,
+        sink: K,
+    ) -> K::Output
+    where
+        S: 'static,
+        I: Init<S>,
+        E: Event + 'static,
+        C: IsContext,
+        O: Returns<Response = R, Error = X>,
+        R: Response,
+        X: IntoError,
+        F: Fn(E, C, &'static S) -> Fut + 'static,
+        Fut: Future<Output = O>,
+        K: Sink,
+    {
+        sink.accept(move || {
+            let (runtime, state) = init_state(move || {
                 let state = init.call();
                 async move { state.await.into_result() }
-            },
-            move |event: E, context: Context, state: &'static S| {
-                let output = handler(event, C::from_context(context), state);
-                async move { output.await.into_result() }
-            },
-        )
-    })
+            })?;
+            Ok(TypedHandler::new(
+                runtime,
+                state,
+                move |event: E, context: Context, state: &'static S| {
+                    let output = handler(event, C::from_context(context), state);
+                    async move { output.await.into_result() }
+                },
+            ))
+        })
+    }
 }
 
-/// Runs `init` once, in the INIT phase, and returns the handler that serves every invocation
-/// with `handler`, which borrows the state `init` built.
+#[cfg(feature = "http")]
+impl HttpForm {
+    /// [`JsonForm::handler`] for a handler taking `lamina::http::Request`.
+    pub fn handler<E, C, O, R, X, F, Fut, K>(self, handler: F, sink: K) -> K::Output
+    where
+        E: FromHttpRequest + 'static,
+        C: IsContext,
+        O: Returns<Response = R, Error = X>,
+        R: crate::http::IntoResponse,
+        X: IntoError,
+        F: Fn(E, C) -> Fut + 'static,
+        Fut: Future<Output = O>,
+        K: Sink,
+    {
+        sink.accept(move || {
+            let (runtime, state) = init_state(|| async { Ok::<(), Error>(()) })?;
+            crate::http::HttpHandler::new(
+                runtime,
+                state,
+                move |request: crate::http::Request, context: Context, _: &'static ()| {
+                    let output = handler(E::from_request(request), C::from_context(context));
+                    async move { output.await.into_result().map_err(IntoError::into_error) }
+                },
+            )
+        })
+    }
+
+    /// [`JsonForm::handler_with_state`] for a handler taking `lamina::http::Request`.
+    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(
+        self,
+        init: I,
+        handler: F,
+        sink: K,
+    ) -> K::Output
+    where
+        S: 'static,
+        I: Init<S>,
+        E: FromHttpRequest + 'static,
+        C: IsContext,
+        O: Returns<Response = R, Error = X>,
+        R: crate::http::IntoResponse,
+        X: IntoError,
+        F: Fn(E, C, &'static S) -> Fut + 'static,
+        Fut: Future<Output = O>,
+        K: Sink,
+    {
+        sink.accept(move || {
+            let (runtime, state) = init_state(move || {
+                let state = init.call();
+                async move { state.await.into_result() }
+            })?;
+            crate::http::HttpHandler::new(
+                runtime,
+                state,
+                move |request: crate::http::Request, context: Context, state: &'static S| {
+                    let output = handler(E::from_request(request), C::from_context(context), state);
+                    async move { output.await.into_result().map_err(IntoError::into_error) }
+                },
+            )
+        })
+    }
+}
+
+/// Only `lamina::http::Request` is: the identity, which lets [`HttpForm::handler`] name the
+/// event type as the user wrote it.
+#[cfg(feature = "http")]
+pub trait FromHttpRequest {
+    /// The identity.
+    fn from_request(request: crate::http::Request) -> Self;
+}
+#[cfg(feature = "http")]
+impl FromHttpRequest for crate::http::Request {
+    fn from_request(request: crate::http::Request) -> Self {
+        request
+    }
+}
+
+/// Runs `init` once, in the INIT phase, on the tokio runtime every invocation will run on, and
+/// returns both.
 ///
 /// The state lives as long as the process: it is leaked on purpose, so every invocation can
 /// borrow it as `&'static S` and nothing pays for reference counting. Lambda ends the process
 /// without running destructors anyway.
-fn build<S, IFut, E, F, Fut>(
-    init: impl FnOnce() -> IFut,
-    handler: F,
-) -> Result<TypedHandler<S, F, E>, Error>
+fn init_state<S, IFut>(init: impl FnOnce() -> IFut) -> Result<(TaskRuntime, &'static S), Error>
 where
     S: 'static,
     IFut: Future<Output = Result<S, Error>>,
-    E: DeserializeOwned + 'static,
-    F: Fn(E, Context, &'static S) -> Fut + 'static,
-    Fut: Future,
-    Fut::Output: Outcome,
 {
     // On an init error or panic the runtime is dropped here, before the error is posted: it
     // must not wait for the blocking tasks `init` started (see `TaskRuntime`).
     let runtime = TaskRuntime::new().map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
     let state = runtime.block_on(init())?;
     let state: &'static S = Box::leak(Box::new(state));
-    Ok(TypedHandler::new(runtime, state, handler))
+    Ok((runtime, state))
 }
 
 // The blanket impls below are `do_not_recommend`: rustc then reports the unmet bound as the
@@ -186,7 +309,7 @@ impl IsContext for Context {
 
 /// What a handler's `async fn` returns: a `Result`, whatever its parts.
 ///
-/// Unlike [`Outcome`], this puts no bound on the parts, which [`serve`] checks separately, each
+/// Unlike [`Outcome`](crate::Outcome), this puts no bound on the parts, which [`serve`] checks separately, each
 /// at its own span: a bad response type is reported on the response, not on the whole `Result`.
 #[diagnostic::on_unimplemented(
     message = "a lamina handler must return `Result<R, E>`, not `{Self}`",

@@ -46,18 +46,26 @@ pub(crate) fn expand(
     };
     let output = named(output);
 
+    // Whether the handler is an HTTP one is told by its event type; see `__private::Pick`.
+    let form = quote! {
+        {
+            #[allow(unused_imports)]
+            use #private::{PickHttp as _, PickJson as _};
+            (&&#private::Pick::<#event>::NEW).form()
+        }
+    };
     let build = match (&options.init, handler.state) {
         (Some((init, _)), Some(state)) => {
             // The initializer's type can't be named: blame it on `init = path`.
             let init_type = infer(init.segments.last().map_or(init.span(), |s| s.ident.span()));
             quote! {
-                #private::handler_with_state::<
+                #form.handler_with_state::<
                     #state, #init_type, #event, #context, #output, #response, #error, _, _, _
                 >(#init, #name, sink)
             }
         }
         _ => quote! {
-            #private::handler::<#event, #context, #output, #response, #error, _, _, _>(#name, sink)
+            #form.handler::<#event, #context, #output, #response, #error, _, _, _>(#name, sink)
         },
     };
 

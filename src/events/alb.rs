@@ -56,9 +56,9 @@ pub use aws_lambda_events::event::alb::{
 /// version as `aws_lambda_events` 1.x does.
 pub use http;
 
-use super::percent;
 use super::{PayloadError, decode_json};
 use crate::error::Error;
+use crate::percent;
 
 /// How a target group sends headers and query parameters, and so how the response must send
 /// its headers.

@@ -31,7 +31,6 @@
 pub mod alb;
 mod batch;
 pub mod kinesis;
-pub(crate) mod percent;
 pub mod s3;
 pub mod sqs;
 

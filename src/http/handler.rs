@@ -1,0 +1,82 @@
+//! The erased handler for a function that takes [`Request`]: the event decoded into a request,
+//! the handler's response written in the source's shape, both on the handler's side of the ABI.
+
+use std::future::Future;
+
+use super::Request;
+use super::request;
+use super::response::{self, IntoResponse};
+use super::settings::Settings;
+use crate::context::Context;
+use crate::error::Error;
+use crate::handler::{Handler, TaskRuntime};
+use crate::logging;
+use crate::trace_env::TraceEnv;
+
+/// The user's `async fn(Request, Context, &S)`, as [`crate::handler::TypedHandler`] runs a JSON
+/// one.
+pub(crate) struct HttpHandler<S: 'static, F> {
+    runtime: TaskRuntime,
+    state: &'static S,
+    handler: F,
+    settings: Settings,
+    trace_env: TraceEnv,
+}
+
+impl<S: 'static, F> HttpHandler<S, F> {
+    pub(crate) fn new(runtime: TaskRuntime, state: &'static S, handler: F) -> Result<Self, Error> {
+        Ok(HttpHandler {
+            runtime,
+            state,
+            handler,
+            settings: Settings::from_env()?,
+            trace_env: TraceEnv::new(),
+        })
+    }
+}
+
+impl<S, F, Fut, R> Handler for HttpHandler<S, F>
+where
+    S: 'static,
+    F: Fn(Request, Context, &'static S) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+    R: IntoResponse,
+{
+    fn call(
+        &mut self,
+        event: &[u8],
+        context: &Context,
+        response: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let _logs = logging::Invocation::enter(context);
+        self.trace_env.update(context.xray_trace_header());
+        let (request, source) =
+            request::decode(event, context, &self.settings).inspect_err(|err| {
+                // The messages quote nothing from the event.
+                tracing::error!(
+                    error_type = err.error_type(),
+                    "invocation failed: {}",
+                    err.message()
+                );
+            })?;
+        let call = (self.handler)(request, context.clone(), self.state);
+        let invocation = async move {
+            let (parts, body) = call.await?.into_response().into_parts();
+            let body = response::collect(body).await?;
+            Ok::<_, Error>((parts, body))
+        };
+        let invocation = crate::xray::invocation(context.shared_trace_header(), invocation);
+        match self.runtime.block_on(invocation) {
+            Ok((parts, body)) => response::write(source, &parts, &body, response),
+            Err(err @ Error::Handler(_)) if self.settings.errors_as_500 => {
+                tracing::error!(
+                    error_type = err.error_type(),
+                    "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
+                    err.message()
+                );
+                response::write_problem(source, context.request_id(), response)
+            }
+            Err(err) => Err(err),
+        }
+    }
+}

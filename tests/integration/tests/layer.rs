@@ -551,3 +551,45 @@ fn the_librarys_json_logs_carry_the_request_id_and_reach_stdout_as_in_bin_mode()
     };
     assert_eq!(sorted(bin), sorted(layer));
 }
+
+/// An HTTP function (the `lamina::http` handler form, and the axum example) converts events and
+/// responses on the library's side of the ABI, and answers the same in both modes.
+#[test]
+fn http_functions_answer_alike_in_both_modes() {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/fixtures/events/http/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let layer = same_in_both_modes(
+        "http_echo",
+        &[],
+        &[
+            ("h-1", Event::json(fixture("rest-stage.json"))),
+            ("h-2", Event::json(fixture("http-api-stage.json"))),
+            ("h-3", Event::json(fixture("alb-multi.json"))),
+            ("h-4", Event::json(fixture("lattice-v2.json"))),
+            ("h-5", Event::json(fixture("not-http.json"))),
+        ],
+    );
+    let response =
+        |i: usize| serde_json::from_slice::<Value>(layer.outcomes[i].response()).unwrap();
+    assert!(response(0).get("multiValueHeaders").is_some());
+    let echoed: Value = serde_json::from_str(response(1)["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["path"], "/orders/42");
+    assert_eq!(response(2)["statusDescription"], "200 OK");
+    assert_eq!(error_of(&layer.outcomes[4]).0, "Runtime.InvalidEvent");
+
+    let layer = same_in_both_modes(
+        "axum_example",
+        &[],
+        &[("a-1", Event::json(fixture("http-api-stage.json")))],
+    );
+    let response: Value = serde_json::from_slice(layer.outcomes[0].response()).unwrap();
+    assert_eq!(
+        response["body"],
+        r#"{"id":42,"currency":"EUR","fields":null}"#
+    );
+}

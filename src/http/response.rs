@@ -258,7 +258,6 @@ pub(super) fn write(
         std::str::from_utf8(body).unwrap_or_default()
     };
     let headers = &parts.headers;
-    let has_cookies = headers.contains_key(SET_COOKIE);
     let mut document = Outgoing {
         status_code: parts.status.as_u16(),
         status_description: None,
@@ -277,7 +276,9 @@ pub(super) fn write(
                 headers,
                 cookies: CookieRule::Apart,
             });
-            document.cookies = has_cookies.then_some(Cookies(headers));
+            // Always, even empty: `cargo lambda watch` (1.9) refuses a 2.0 response without
+            // the field (its Function URL endpoint answers 500), and API Gateway accepts both.
+            document.cookies = Some(Cookies(headers));
         }
         Source::Alb { multi_value: false } | Source::VpcLattice => {
             document.headers = Some(JoinedHeaders {

@@ -259,3 +259,150 @@ fn watch_and_invoke_run_a_lamina_function() {
     assert!(!ok, "a bad event fails the invoke: {failed}");
     assert!(failed.contains("Runtime.InvalidEvent"), "{failed}");
 }
+
+/// `curl` against `cargo lambda watch`'s Function URL endpoint: `-i` output (status line,
+/// headers, body) of one request, retried while watch is not yet listening or still compiling.
+fn curl(watch: &Watch, args: &[&str], path: &str, timeout: Duration) -> Vec<u8> {
+    let until = Instant::now() + timeout;
+    let url = format!("http://127.0.0.1:{}/lambda-url/{path}", watch.port);
+    loop {
+        let output = Command::new("curl")
+            .args(["-s", "-i", "--max-time", "600"])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("run curl");
+        // Exit 7: cannot connect yet.
+        if output.status.code() != Some(7) || Instant::now() >= until {
+            assert!(output.status.success(), "curl {url} failed: {output:?}");
+            return output.stdout;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The status code, the headers (lower-case names) and the body of a `curl -i` answer.
+fn parse_http(answer: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&answer[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, answer[split + 4..].to_vec())
+}
+
+fn all<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn watch_serves_function_url_requests_to_http_functions_over_plain_http() {
+    require_cargo_lambda();
+    let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let watch = Watch::start();
+
+    let answer = curl(
+        &watch,
+        &[],
+        "axum_example/orders/42?fields=name%2Cqty",
+        Duration::from_secs(600),
+    );
+    let (status, headers, body) = parse_http(&answer);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(all(&headers, "content-type"), ["application/json"]);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"{"id":42,"currency":"EUR","fields":"name,qty"}"#
+    );
+
+    let answer = curl(
+        &watch,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data",
+            r#"{"sku":"hat","qty":3}"#,
+        ],
+        "axum_example/orders",
+        Duration::from_secs(60),
+    );
+    let (status, _, body) = parse_http(&answer);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(String::from_utf8(body).unwrap(), r#"{"sku":"hat","qty":3}"#);
+
+    let (status, headers, body) = parse_http(&curl(
+        &watch,
+        &[],
+        "axum_example/logo.png",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(all(&headers, "content-type"), ["image/png"]);
+    assert_eq!(
+        body,
+        [0x89, b'P', b'N', b'G', 0x00, 0xFF],
+        "the bytes, not their base64"
+    );
+
+    let (status, headers, body) = parse_http(&curl(
+        &watch,
+        &["-X", "POST"],
+        "axum_example/login",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(
+        all(&headers, "set-cookie"),
+        ["session=new; HttpOnly", "theme=light; Path=/"]
+    );
+    assert_eq!(body, b"welcome");
+
+    let (status, _, _) = parse_http(&curl(
+        &watch,
+        &[],
+        "axum_example/nowhere",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(status, 404);
+
+    // The plain handler form, with a repeated query key and a cookie from the client.
+    let answer = curl(
+        &watch,
+        &["-H", "cookie: a=1; b=2"],
+        "http_echo/items/blue%20hat?tag=a&tag=b%20c",
+        Duration::from_secs(600),
+    );
+    let (status, _, body) = parse_http(&answer);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let echoed: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(echoed["path"], "/items/blue%20hat", "{echoed}");
+    assert_eq!(echoed["query"], "tag=a&tag=b%20c", "{echoed}");
+    assert_eq!(echoed["method"], "GET");
+    let (status, headers, _) = parse_http(&curl(
+        &watch,
+        &[],
+        "http_echo/cookies",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(status, 204);
+    assert_eq!(
+        all(&headers, "set-cookie"),
+        ["session=new; HttpOnly", "theme=light; Path=/"]
+    );
+}

@@ -38,6 +38,10 @@ fn echoed(shape: &str, echoed: Value) -> String {
             "",
             r#""multiValueHeaders":{"content-type":["application/json"]}"#,
         ),
+        "2.0" => (
+            "",
+            r#""headers":{"content-type":"application/json"},"cookies":[]"#,
+        ),
         _ => ("", r#""headers":{"content-type":"application/json"}"#),
     };
     let status = if shape.starts_with("alb") {
@@ -302,7 +306,7 @@ fn axum_routes_extractors_and_state_work_unchanged() {
         .collect();
     assert_eq!(
         answers[0],
-        r#"{"statusCode":200,"headers":{"content-type":"application/json","content-length":"40"},"body":"{\"id\":42,\"currency\":\"EUR\",\"fields\":null}","isBase64Encoded":false}"#
+        r#"{"statusCode":200,"headers":{"content-type":"application/json","content-length":"40"},"cookies":[],"body":"{\"id\":42,\"currency\":\"EUR\",\"fields\":null}","isBase64Encoded":false}"#
     );
     assert_eq!(
         answers[1],
@@ -310,11 +314,11 @@ fn axum_routes_extractors_and_state_work_unchanged() {
     );
     assert_eq!(
         answers[2],
-        r#"{"statusCode":201,"headers":{"content-type":"application/json","content-length":"21"},"body":"{\"sku\":\"hat\",\"qty\":3}","isBase64Encoded":false}"#
+        r#"{"statusCode":201,"headers":{"content-type":"application/json","content-length":"21"},"cookies":[],"body":"{\"sku\":\"hat\",\"qty\":3}","isBase64Encoded":false}"#
     );
     assert_eq!(
         answers[3],
-        r#"{"statusCode":200,"headers":{"content-type":"image/png","content-length":"6"},"body":"iVBORwD/","isBase64Encoded":true}"#
+        r#"{"statusCode":200,"headers":{"content-type":"image/png","content-length":"6"},"cookies":[],"body":"iVBORwD/","isBase64Encoded":true}"#
     );
     assert_eq!(
         answers[4],

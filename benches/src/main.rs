@@ -4,12 +4,14 @@
 //! beside `lambda_runtime`. Every invocation carries the trace header Lambda sends (`Sampled=0`
 //! with `Lineage`, a new trace id each time) unless a row says otherwise. `--soak N` runs the
 //! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
-//! label contains `TEXT`; `--compat` only the compat rows.
+//! label contains `TEXT`; `--compat` only the compat rows; `--http` only the HTTP API rows (an
+//! axum `Router` and a plain handler, each on lamina and on `lambda_http`).
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
 
 mod compat;
+mod http;
 mod metrics;
 mod soak;
 mod subject;
@@ -50,6 +52,7 @@ struct Options {
     /// Only the X-Ray rows whose label contains this.
     only: Option<String>,
     compat_only: bool,
+    http_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -59,6 +62,7 @@ fn parse_options() -> Result<Options, String> {
         xray_only: false,
         only: None,
         compat_only: false,
+        http_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -76,15 +80,16 @@ fn parse_options() -> Result<Options, String> {
                 options.only = Some(args.next().ok_or("`--only` needs a row label's text")?);
             }
             "--compat" => options.compat_only = true,
+            "--http" => options.http_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http]"
                 ));
             }
         }
@@ -133,12 +138,17 @@ fn main() {
         compat::run(&dir, SMALL_EVENT);
         return;
     }
+    if options.http_only {
+        http::run(&dir);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
     xray::run(&dir, SMALL_EVENT, options.only.as_deref());
     if !options.xray_only {
         compat::run(&dir, SMALL_EVENT);
+        http::run(&dir);
     }
 }
 

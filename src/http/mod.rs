@@ -19,9 +19,13 @@
 //! An axum `Router` (any `tower::Service<Request>` that is `Clone`) is built once in `init` and
 //! serves every request with [`serve`]:
 //!
-//! ```ignore
-//! use axum::{Router, routing::get};
+//! ```no_run
+//! use axum::{Router, extract::Path, routing::get};
 //! use lamina::{Context, Error, http::Request};
+//!
+//! async fn order(Path(id): Path<u64>) -> String {
+//!     format!("order {id}")
+//! }
 //!
 //! async fn app() -> Result<Router, Error> {
 //!     Ok(Router::new().route("/orders/{id}", get(order)))

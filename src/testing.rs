@@ -71,7 +71,7 @@ thread_local! {
 ///
 /// # Panics
 /// If called from inside an async runtime, or if tokio cannot build a runtime.
-fn run<F: Future>(future: F) -> F::Output {
+pub(crate) fn run<F: Future>(future: F) -> F::Output {
     RUNTIME.with(|runtime| runtime.block_on(future))
 }
 
@@ -110,6 +110,58 @@ where
 {
     let event = crate::handler::decode::<E>(event.as_bytes())?;
     invoke(handler, event, ctx)
+}
+
+/// Calls an HTTP handler (one taking [`lamina::http::Request`](crate::http::Request)) with the
+/// request lamina builds from `event`, the JSON of any HTTP source lamina serves, and returns the
+/// response document that source would receive, as JSON.
+///
+/// Decoding, the path (`LAMINA_HTTP_PATH`), the response's shape and its body encoding, and
+/// `LAMINA_HTTP_ERRORS` are exactly as in a deployed function.
+///
+/// ```
+/// use lamina::http::{Request, Response};
+/// use lamina::{testing, Context, Error};
+///
+/// #[lamina::handler]
+/// async fn hello(req: Request, _ctx: Context) -> Result<Response, Error> {
+///     Ok(Response::new(format!("you called {}", req.uri().path()).into()))
+/// }
+///
+/// let event = r#"{"version":"2.0","routeKey":"GET /hello","rawPath":"/prod/hello",
+///     "rawQueryString":"","requestContext":{"http":{"method":"GET"},"stage":"prod"}}"#;
+/// let response = testing::invoke_http(hello, event, testing::context().build()).unwrap();
+/// assert_eq!(response["statusCode"], 200);
+/// assert_eq!(response["body"], "you called /hello");
+/// ```
+///
+/// # Errors
+/// `Runtime.InvalidEvent` when `event` is not an HTTP request from a source lamina serves;
+/// else as [`invoke`].
+///
+/// # Panics
+/// As [`invoke`].
+#[cfg(feature = "http")]
+pub fn invoke_http<R, X, F, Fut>(
+    handler: F,
+    event: &str,
+    ctx: Context,
+) -> Result<serde_json::Value, Error>
+where
+    F: FnOnce(crate::http::Request, Context) -> Fut,
+    Fut: Future<Output = Result<R, X>>,
+    R: crate::http::IntoResponse,
+    X: IntoError,
+{
+    let document = crate::http::invoke_in_test(
+        |request, ctx| {
+            let call = handler(request, ctx);
+            async move { call.await.map_err(IntoError::into_error) }
+        },
+        event,
+        &ctx,
+    )?;
+    Ok(serde_json::from_slice(&document).expect("lamina writes JSON"))
 }
 
 /// Runs a function's `init` as lamina runs it in the INIT phase, on the same runtime the

@@ -60,23 +60,40 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        let invocation = async move {
-            let (parts, body) = call.await?.into_response().into_parts();
-            let body = response::collect(body).await?;
-            Ok::<_, Error>((parts, body))
-        };
-        let invocation = crate::xray::invocation(context.shared_trace_header(), invocation);
-        match self.runtime.block_on(invocation) {
-            Ok((parts, body)) => response::write(source, &parts, &body, response),
-            Err(err @ Error::Handler(_)) if self.settings.errors_as_500 => {
-                tracing::error!(
-                    error_type = err.error_type(),
-                    "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
-                    err.message()
-                );
-                response::write_problem(source, context.request_id(), response)
-            }
-            Err(err) => Err(err),
+        let invocation = crate::xray::invocation(context.shared_trace_header(), respond(call));
+        let outcome = self.runtime.block_on(invocation);
+        finish(outcome, source, &self.settings, context, response)
+    }
+}
+
+/// Runs the handler's future and reads its response to the end.
+pub(crate) async fn respond<R: IntoResponse>(
+    call: impl Future<Output = Result<R, Error>>,
+) -> Result<(http::response::Parts, Vec<u8>), Error> {
+    let (parts, body) = call.await?.into_response().into_parts();
+    let body = response::collect(body).await?;
+    Ok((parts, body))
+}
+
+/// Writes the response document for `source`, or, for a handler error under
+/// `LAMINA_HTTP_ERRORS=500`, a problem document.
+pub(crate) fn finish(
+    outcome: Result<(http::response::Parts, Vec<u8>), Error>,
+    source: super::Source,
+    settings: &Settings,
+    context: &Context,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    match outcome {
+        Ok((parts, body)) => response::write(source, &parts, &body, out),
+        Err(err @ Error::Handler(_)) if settings.errors_as_500 => {
+            tracing::error!(
+                error_type = err.error_type(),
+                "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
+                err.message()
+            );
+            response::write_problem(source, context.request_id(), out)
         }
+        Err(err) => Err(err),
     }
 }

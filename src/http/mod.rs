@@ -103,6 +103,25 @@ pub use response::{BodyEncoding, IntoResponse};
 
 pub(crate) use handler::HttpHandler;
 
+/// What `lamina::testing::invoke_http` runs: one invocation of an HTTP handler, in-process,
+/// on the test thread's runtime; the response document the source would receive.
+pub(crate) fn invoke_in_test<R, Fut>(
+    handler: impl FnOnce(Request, crate::Context) -> Fut,
+    event: &str,
+    context: &crate::Context,
+) -> Result<Vec<u8>, crate::Error>
+where
+    R: IntoResponse,
+    Fut: std::future::Future<Output = Result<R, crate::Error>>,
+{
+    let settings = settings::Settings::from_env()?;
+    let (request, source) = request::decode(event.as_bytes(), context, &settings)?;
+    let outcome = crate::testing::run(handler::respond(handler(request, context.clone())));
+    let mut out = Vec::new();
+    handler::finish(outcome, source, &settings, context, &mut out)?;
+    Ok(out)
+}
+
 /// The `http` crate (1.x), whose types this module's API uses.
 pub use http;
 

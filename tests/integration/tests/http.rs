@@ -353,3 +353,40 @@ fn local_invoke_of_the_axum_example_prints_the_response() {
         r#"{"id":42,"currency":"EUR","fields":"name,qty"}"#
     );
 }
+
+#[test]
+fn a_panic_is_reported_and_the_function_goes_on_or_aborts_after_reporting() {
+    use std::os::unix::process::ExitStatusExt;
+    let panic = with_path(fixture!("http-api-stage.json"), "/panic");
+    let outcomes = run(ECHO, &[], &[&panic, fixture!("rest-stage.json")]);
+    let message = outcomes[0].error().document["errorMessage"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        outcomes[0].error().document["errorType"],
+        "Runtime.HandlerPanic"
+    );
+    assert!(
+        message.starts_with("handler panicked: boom at "),
+        "{message}"
+    );
+    assert!(
+        !outcomes[1].response().is_empty(),
+        "under unwind the function goes on"
+    );
+
+    let api = Emulator::start();
+    let mut function = Function::start(abort_build("http_echo"), &api, &[]);
+    let id = api.enqueue(Event::json(panic.as_str()));
+    let posted = api.wait_outcome(&id, WAIT).expect("the panic is reported");
+    assert_eq!(
+        posted.error().error_type_header.as_deref(),
+        Some("Runtime.HandlerPanic")
+    );
+    assert_eq!(
+        function.expect_exit().signal(),
+        Some(6),
+        "SIGABRT after the report"
+    );
+}

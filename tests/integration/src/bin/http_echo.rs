@@ -1,7 +1,7 @@
 //! An HTTP handler that answers with what it received: each source's event in, the request
 //! lamina built from it out, so the tests see the conversion both ways. A few paths answer in
 //! other ways: `/binary` with bytes that are not UTF-8, `/cookies` with two `Set-Cookie`
-//! headers, `/fail` with a handler error.
+//! headers, `/fail` with a handler error, `/panic` with a panic.
 
 use lamina::http::{Body, Request, RequestContext, Response, http};
 use lamina::{Context, Error};
@@ -11,6 +11,9 @@ async fn echo(req: Request, _ctx: Context) -> Result<Response, Error> {
     let path = req.uri().path().to_owned();
     if path.ends_with("/fail") {
         return Err(Error::new("OrderNotFound", "order 7 does not exist"));
+    }
+    if path.ends_with("/panic") {
+        panic!("boom");
     }
     if path.ends_with("/binary") {
         return Ok(http::Response::builder()

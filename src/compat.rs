@@ -263,7 +263,7 @@ where
             std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
             service.call(event).await
         };
-        let invocation = crate::xray::invocation(context.shared_trace_header(), invocation);
+        let invocation = crate::xray::invocation(context, invocation);
         let output = self.runtime.block_on(invocation).map_err(into_error)?;
         encode(&output, response)
     }

@@ -28,6 +28,10 @@ pub struct Context {
     // Shared: the handler's copy of the context and the invocation's X-Ray trace hold the same
     // header, which Lambda sends with every invocation, without copying it again.
     pub(crate) trace_header: Option<Arc<str>>,
+    /// The header's parse, when it may be sampled: the log sink (for the trace id on each line)
+    /// and X-Ray (to record) both read this one, so a sampled invocation parses it once. An
+    /// unsampled header, on nearly every invocation, is not parsed here.
+    pub(crate) sampled_trace: Option<Arc<crate::xray::TraceHeader>>,
     // Boxed: rare (AWS Mobile SDK callers only), and large enough to slow every clone.
     pub(crate) client_context: Option<Box<ClientContext>>,
     pub(crate) identity: Option<Box<CognitoIdentity>>,
@@ -71,6 +75,7 @@ impl Context {
             deadline_ms: 0,
             invoked_function_arn: None,
             trace_header: None,
+            sampled_trace: None,
             client_context: None,
             identity: None,
             tenant_id: None,
@@ -86,6 +91,7 @@ impl Context {
                 ctx.invoked_function_arn = text().map(str::to_owned);
             } else if name.eq_ignore_ascii_case(header::TRACE_ID) {
                 ctx.trace_header = text().filter(|v| !v.is_empty()).map(Arc::from);
+                ctx.sampled_trace = parse_sampled(ctx.trace_header.as_deref());
             } else if name.eq_ignore_ascii_case(header::CLIENT_CONTEXT) {
                 ctx.client_context = decode_json_header(name, value);
             } else if name.eq_ignore_ascii_case(header::COGNITO_IDENTITY) {
@@ -130,6 +136,7 @@ impl Context {
             deadline_ms: epoch_ms_now().saturating_add(timeout.as_millis() as u64),
             invoked_function_arn: None,
             trace_header: None,
+            sampled_trace: None,
             client_context: None,
             identity: None,
             tenant_id: None,
@@ -170,6 +177,11 @@ impl Context {
     /// The raw header, shared rather than copied.
     pub(crate) fn shared_trace_header(&self) -> Option<&Arc<str>> {
         self.trace_header.as_ref()
+    }
+
+    /// The parsed header when it may be sampled; see the field.
+    pub(crate) fn sampled_trace(&self) -> Option<&Arc<crate::xray::TraceHeader>> {
+        self.sampled_trace.as_ref()
     }
 
     /// The X-Ray trace header, parsed: the trace, the function's segment and the sampling
@@ -270,6 +282,13 @@ pub struct CognitoIdentity {
 }
 
 /// Decodes a header holding a JSON object; anything else is ignored.
+/// The parse of a trace header that may be sampled (`None` for one that cannot be, or that is
+/// malformed): what [`Context::sampled_trace`] holds.
+pub(crate) fn parse_sampled(raw: Option<&str>) -> Option<Arc<crate::xray::TraceHeader>> {
+    let raw = raw.filter(|raw| crate::xray::may_be_sampled(raw))?;
+    crate::xray::header_from_lambda(Some(raw)).map(Arc::new)
+}
+
 pub(crate) fn decode_json_header<T: serde::de::DeserializeOwned>(
     name: &str,
     value: &[u8],

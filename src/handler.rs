@@ -134,7 +134,7 @@ where
         let invocation = (self.handler)(event, context.clone(), self.state);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it
         // returns, here on the handler's side (in layer mode, inside the handler's library).
-        let invocation = crate::xray::invocation(context.shared_trace_header(), invocation);
+        let invocation = crate::xray::invocation(context, invocation);
         let output = self.runtime.block_on(invocation).into_result()?;
         encode(&output, response)
     }

@@ -347,6 +347,7 @@ impl ContextBuilder {
             request_id: self.request_id,
             deadline_ms,
             invoked_function_arn: Some(invoked_function_arn),
+            sampled_trace: crate::context::parse_sampled(self.trace_header.as_deref()),
             trace_header: self.trace_header.map(Into::into),
             client_context: self.client_context.map(Box::new),
             identity: self.identity.map(Box::new),

@@ -108,8 +108,11 @@ fn callgrind_total(
     headers: &[(&str, &str)],
     count: u64,
 ) -> Option<u64> {
+    // Numbered, so rows that share a subject keep one profile each.
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!(
-        "lamina-bench-{}-{}-{count}.callgrind",
+        "lamina-bench-{}-{run:02}-{}-{count}.callgrind",
         std::process::id(),
         subject.name
     ));
@@ -131,7 +134,13 @@ fn callgrind_total(
     drop(api);
     running.wait_exit(WAIT)?;
     let total = read_total(&out);
-    let _ = std::fs::remove_file(&out);
+    // `LAMINA_BENCH_KEEP_CALLGRIND=1` keeps the profiles for `callgrind_annotate` (with a
+    // build that keeps its symbols: `CARGO_PROFILE_RELEASE_STRIP=none`).
+    if std::env::var_os("LAMINA_BENCH_KEEP_CALLGRIND").is_some() {
+        eprintln!("kept {}", out.display());
+    } else {
+        let _ = std::fs::remove_file(&out);
+    }
     total
 }
 

@@ -45,6 +45,8 @@ impl Context {
             deadline_ms: fields.deadline_ms,
             invoked_function_arn: text(fields.invoked_function_arn).map(Into::into),
             trace_header: text(fields.trace_header).map(Into::into),
+            sampled_trace: text(fields.trace_header)
+                .and_then(|raw| crate::context::parse_sampled(Some(&raw))),
             client_context: bytes(fields.client_context)
                 .and_then(|json| decode_json_header(header::CLIENT_CONTEXT, json)),
             identity: bytes(fields.cognito_identity)

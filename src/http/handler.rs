@@ -60,7 +60,7 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        let invocation = crate::xray::invocation(context.shared_trace_header(), respond(call));
+        let invocation = crate::xray::invocation(context, respond(call));
         let outcome = self.runtime.block_on(invocation);
         finish(outcome, source, &self.settings, context, response)
     }

@@ -165,7 +165,7 @@ impl Invocation {
             sink.tenant_id.clear();
             sink.tenant_id.push_str(context.tenant_id().unwrap_or(""));
             sink.trace_id.clear();
-            if let Some(root) = context.xray_trace_header().and_then(sampled_root) {
+            if let Some(root) = sampled_root(context) {
                 root.push_to(&mut sink.trace_id);
             }
             DEPTH.fetch_add(1, Ordering::AcqRel);
@@ -191,16 +191,14 @@ impl Drop for Invocation {
     }
 }
 
-/// The `Root=` trace id of an X-Ray trace header that says `Sampled=1`. A header the X-Ray
-/// module would not trace by (malformed, or not sampled) gives none: logs and traces agree. An
-/// unsampled header, which Lambda sends with nearly every invocation, is not parsed at all.
-fn sampled_root(header: &str) -> Option<crate::xray::TraceId> {
-    if !crate::xray::may_be_sampled(header) {
-        return None;
-    }
-    crate::xray::TraceHeader::parse(header)
-        .ok()
-        .filter(crate::xray::TraceHeader::is_sampled)
+/// The `Root=` trace id of an invocation whose X-Ray trace header says `Sampled=1`. A header
+/// the X-Ray module would not trace by (malformed, or not sampled) gives none: logs and traces
+/// agree. The parse is the context's, which X-Ray reads too; an unsampled header, which Lambda
+/// sends with nearly every invocation, is not parsed at all.
+fn sampled_root(context: &Context) -> Option<crate::xray::TraceId> {
+    context
+        .sampled_trace()
+        .filter(|trace| trace.is_sampled())
         .map(|trace| trace.root())
 }
 
@@ -211,7 +209,10 @@ mod tests {
     #[test]
     fn the_trace_id_is_the_root_of_a_sampled_header() {
         let root = "1-5759e988-bd862e3fe1be46a994272793";
-        let sampled_root = |header: &str| sampled_root(header).map(|id| id.to_string());
+        let sampled_root = |header: &str| {
+            let context = crate::testing::context().trace_header(header).build();
+            sampled_root(&context).map(|id| id.to_string())
+        };
         assert_eq!(
             sampled_root(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
             Some(root.to_owned())

@@ -97,7 +97,7 @@ impl Shared {
     /// The parsed header; `None` when it is malformed.
     fn header(&self) -> Option<&TraceHeader> {
         match &self.recording {
-            Some(recording) => Some(&recording.header),
+            Some(recording) => Some(&*recording.header),
             None => self
                 .parsed
                 .get_or_init(|| header::from_lambda(Some(&self.raw)))
@@ -107,7 +107,7 @@ impl Shared {
 }
 
 pub(crate) struct Recording {
-    header: TraceHeader,
+    header: Arc<TraceHeader>,
     function_segment: SegmentId,
     /// One clock reading per invocation: every time is this plus a monotonic offset, so a child
     /// never starts before its parent even if the wall clock steps.
@@ -139,6 +139,7 @@ impl Trace {
     /// one that says `Sampled=1`.
     pub(crate) fn for_invocation(
         raw: Option<&Arc<str>>,
+        parsed: Option<&Arc<TraceHeader>>,
         emitter: Option<&'static Emitter>,
     ) -> Option<Self> {
         let raw = raw?;
@@ -154,7 +155,11 @@ impl Trace {
                 parent: None,
             });
         }
-        let header = header::from_lambda(Some(raw))?;
+        // The context's parse when there is one (see `Context::sampled_trace`).
+        let header = match parsed {
+            Some(header) => Arc::clone(header),
+            None => Arc::new(header::from_lambda(Some(raw))?),
+        };
         let (recording, parsed) = match header.parent() {
             Some(function_segment) if header.is_sampled() => (
                 Some(Recording {
@@ -170,7 +175,7 @@ impl Trace {
                 }),
                 OnceLock::new(),
             ),
-            _ => (None, OnceLock::from(Some(header))),
+            _ => (None, OnceLock::from(Some(TraceHeader::clone(&header)))),
         };
         Some(Trace {
             shared: Arc::new(Shared {
@@ -301,18 +306,24 @@ pub fn propagate<F: Future>(future: F) -> impl Future<Output = F::Output> {
 /// subsegments. Called by the handler wrapper, so in layer mode this runs in the handler's
 /// library, next to the subsegments it records.
 pub(crate) fn invocation<F: Future>(
-    trace_header: Option<&Arc<str>>,
+    context: &crate::Context,
     future: F,
 ) -> impl Future<Output = F::Output> {
-    invocation_to(trace_header, None, future)
+    invocation_to(
+        context.shared_trace_header(),
+        context.sampled_trace(),
+        None,
+        future,
+    )
 }
 
 pub(crate) fn invocation_to<F: Future>(
     trace_header: Option<&Arc<str>>,
+    parsed: Option<&Arc<TraceHeader>>,
     emitter: Option<&'static Emitter>,
     future: F,
 ) -> impl Future<Output = F::Output> {
-    let trace = Trace::for_invocation(trace_header, emitter);
+    let trace = Trace::for_invocation(trace_header, parsed, emitter);
     async move {
         let mut unwinding = FlushOnDrop(trace.clone());
         let output = CURRENT.scope(trace.clone(), future).await;

@@ -58,7 +58,7 @@ fn run<T>(header: Option<&str>, emitter: &'static Emitter, f: impl Future<Output
         .build()
         .unwrap();
     let header = header.map(Arc::<str>::from);
-    runtime.block_on(invocation_to(header.as_ref(), Some(emitter), f))
+    runtime.block_on(invocation_to(header.as_ref(), None, Some(emitter), f))
 }
 
 fn by_name<'a>(documents: &'a [Value], name: &str) -> &'a Value {

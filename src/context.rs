@@ -82,7 +82,7 @@ impl Context {
             function: Arc::clone(function),
         };
         for (name, value) in headers {
-            let text = || std::str::from_utf8(value).ok().map(str::trim);
+            let text = || crate::runtime::http::text(value).map(str::trim);
             if name.eq_ignore_ascii_case(header::REQUEST_ID) {
                 request_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
             } else if name.eq_ignore_ascii_case(header::DEADLINE_MS) {

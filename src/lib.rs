@@ -77,4 +77,8 @@ pub use handler::Outcome;
 ///
 /// `init` runs exactly once, before the first invocation; its state is borrowed by every
 /// invocation. Options: `init = path`, `crate = "path"` (where `lamina` is re-exported).
+///
+/// With the `http` feature, an event of type `lamina::http::Request` makes an HTTP handler: it
+/// serves API Gateway, Function URLs, ALB and VPC Lattice, and returns an `http::Response<B>`
+/// (see the `http` module).
 pub use lamina_macros::handler;

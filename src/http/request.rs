@@ -287,10 +287,8 @@ pub(super) fn decode(
 ) -> Result<(Request, Source), Error> {
     let event: Incoming<'_> = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
-            invalid(format_args!(
-                "the event is not valid JSON ({}); send a JSON document",
-                crate::error::json_error_without_values(&e)
-            ))
+            // serde_json's syntax messages quote nothing from the event.
+            Error::InvalidEvent(EventError::new("lamina::http::Request", ".".to_owned(), e))
         } else {
             invalid(format_args!(
                 "a field of the HTTP event has the wrong type ({}, line {}, column {})",

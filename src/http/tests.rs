@@ -179,6 +179,10 @@ fn other_events_name_what_each_source_needs() {
     assert!(message.contains("requestContext.elb"), "{message}");
     assert!(!message.contains("world"), "{message}");
     assert!(invalid("{").contains("not valid JSON"));
+    match decode(b"{", &context(), &API) {
+        Err(crate::Error::InvalidEvent(e)) => assert!(e.is_syntax()),
+        other => panic!("not an event error: {:?}", other.map(|_| ())),
+    }
     let message = invalid(r#"{"version":"2.0","rawPath":"/","requestContext":{}}"#);
     assert!(message.contains("requestContext.http.method"), "{message}");
     let message =

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::*;
-use crate::xray::{Subsegment, TraceId, invocation};
+use crate::xray::{Subsegment, TraceId, invocation_to};
 
 const FUNCTION_SEGMENT: &str = "53995c3f42cd8ad8";
 
@@ -101,7 +101,7 @@ fn sampled_invocations_are_exported_with_put_trace_segments() {
     let traced = TraceId::new().to_string();
     let header: std::sync::Arc<str> =
         format!("Root={traced};Parent={FUNCTION_SEGMENT};Sampled=1").into();
-    let ids = runtime.block_on(invocation(Some(&header), async {
+    let ids = runtime.block_on(invocation_to(Some(&header), None, None, async {
         let outer = Subsegment::new("outer");
         outer
             .run(async {
@@ -118,7 +118,7 @@ fn sampled_invocations_are_exported_with_put_trace_segments() {
     let untraced = TraceId::new().to_string();
     let header: std::sync::Arc<str> =
         format!("Root={untraced};Parent={FUNCTION_SEGMENT};Sampled=0").into();
-    runtime.block_on(invocation(Some(&header), async {
+    runtime.block_on(invocation_to(Some(&header), None, None, async {
         let _s = Subsegment::new("not sampled");
     }));
 

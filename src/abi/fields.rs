@@ -40,13 +40,13 @@ impl Context {
         // SAFETY: the caller vouches for the fields.
         let bytes = |bytes: Bytes<'a>| unsafe { bytes.get() };
         let text = |b: Bytes<'a>| bytes(b).map(|b| String::from_utf8_lossy(b));
+        let trace_header: Option<Arc<str>> = text(fields.trace_header).map(Into::into);
         Context {
             request_id: text(fields.request_id).unwrap_or_default().into_owned(),
             deadline_ms: fields.deadline_ms,
             invoked_function_arn: text(fields.invoked_function_arn).map(Into::into),
-            trace_header: text(fields.trace_header).map(Into::into),
-            sampled_trace: text(fields.trace_header)
-                .and_then(|raw| crate::context::parse_sampled(Some(&raw))),
+            sampled_trace: crate::context::parse_sampled(trace_header.as_deref()),
+            trace_header,
             client_context: bytes(fields.client_context)
                 .and_then(|json| decode_json_header(header::CLIENT_CONTEXT, json)),
             identity: bytes(fields.cognito_identity)

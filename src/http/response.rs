@@ -107,14 +107,12 @@ fn is_text_type(content_type: &[u8]) -> bool {
         || essence.ends_with("+yaml")
 }
 
-/// Whether `body` goes out base64-encoded.
-fn is_binary(parts: &http::response::Parts, body: &[u8]) -> bool {
-    if std::str::from_utf8(body).is_err() {
-        return true;
-    }
+/// Whether the response's headers (or its [`BodyEncoding`]) say its body goes out as text; a
+/// body that is not UTF-8 goes as base64 whatever they say.
+fn sent_as_text(parts: &http::response::Parts) -> bool {
     match parts.extensions.get::<BodyEncoding>() {
-        Some(BodyEncoding::Binary) => true,
-        Some(BodyEncoding::Text) => false,
+        Some(BodyEncoding::Binary) => false,
+        Some(BodyEncoding::Text) => true,
         None => {
             let encoded = parts
                 .headers
@@ -124,7 +122,7 @@ fn is_binary(parts: &http::response::Parts, body: &[u8]) -> bool {
                 .headers
                 .get(CONTENT_TYPE)
                 .is_none_or(|t| is_text_type(t.as_bytes()));
-            encoded || !text
+            text && !encoded
         }
     }
 }
@@ -248,14 +246,19 @@ pub(super) fn write(
     body: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let binary = is_binary(parts, body);
-    let encoded;
-    let body = if binary {
-        encoded = BASE64.encode(body);
-        encoded.as_str()
+    let text = if sent_as_text(parts) {
+        std::str::from_utf8(body).ok()
     } else {
-        // Checked by `is_binary`.
-        std::str::from_utf8(body).unwrap_or_default()
+        None
+    };
+    let binary = text.is_none();
+    let encoded;
+    let body = match text {
+        Some(text) => text,
+        None => {
+            encoded = BASE64.encode(body);
+            encoded.as_str()
+        }
     };
     let headers = &parts.headers;
     let mut document = Outgoing {

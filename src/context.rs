@@ -36,6 +36,8 @@ pub struct Context {
     pub(crate) client_context: Option<Box<ClientContext>>,
     pub(crate) identity: Option<Box<CognitoIdentity>>,
     pub(crate) tenant_id: Option<String>,
+    /// `Lambda-Runtime-Invocation-Id`, echoed on the outcome (see `runtime::api`).
+    pub(crate) invocation_id: Option<Box<str>>,
     pub(crate) function: Arc<FunctionConfig>,
 }
 
@@ -48,6 +50,7 @@ pub(crate) mod header {
     pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
     pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
     pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+    pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 }
 
 /// Why an invocation's headers could not be turned into a [`Context`].
@@ -79,6 +82,7 @@ impl Context {
             client_context: None,
             identity: None,
             tenant_id: None,
+            invocation_id: None,
             function: Arc::clone(function),
         };
         for (name, value) in headers {
@@ -98,6 +102,11 @@ impl Context {
                 ctx.identity = decode_json_header(name, value);
             } else if name.eq_ignore_ascii_case(header::TENANT_ID) {
                 ctx.tenant_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
+            } else if name.eq_ignore_ascii_case(header::INVOCATION_ID) {
+                // Echoed as a header value: only visible ASCII goes back unchanged.
+                ctx.invocation_id = text()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+                    .map(Into::into);
             }
         }
         let Some(request_id) = request_id else {
@@ -140,6 +149,7 @@ impl Context {
             client_context: None,
             identity: None,
             tenant_id: None,
+            invocation_id: None,
             function: FunctionConfig::local(|k| std::env::var(k).ok(), &name),
         }
     }

@@ -110,7 +110,7 @@ impl Instance {
                 "invoke was called on a handler whose init failed",
             ));
         };
-        panic::enter_invocation(context.request_id());
+        panic::enter_invocation(context);
         let result = panic::catch(|| handler.call(event, context, &mut self.response));
         panic::leave();
         result

@@ -45,7 +45,7 @@ pub use host::{LoadError, LoadedHandler};
 pub use export::table;
 
 /// The version of this contract. A loader refuses a library whose table carries another one.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The name of the symbol every handler library exports (without a trailing NUL).
 pub const ENTRY_SYMBOL: &str = "lamina_handler_abi";
@@ -151,6 +151,9 @@ pub struct InvocationFields<'a> {
     pub cognito_identity: Bytes<'a>,
     /// `Lambda-Runtime-Aws-Tenant-Id`.
     pub tenant_id: Bytes<'a>,
+    /// `Lambda-Runtime-Invocation-Id` (since ABI version 2), which the library's panic report
+    /// echoes.
+    pub invocation_id: Bytes<'a>,
 }
 
 /// What `init` or `invoke` reports back.

@@ -3,12 +3,17 @@
 //! | call | success | lamina's reaction to other answers |
 //! |---|---|---|
 //! | `GET /runtime/invocation/next` | 200 | 204: ask again; anything else: stop (the API is unusable) |
-//! | `POST /runtime/invocation/{id}/response` | 202 | 413: fail the invocation instead; 4xx: log, go on; 5xx: stop |
-//! | `POST /runtime/invocation/{id}/error` | 202 | 4xx: log, go on; 5xx: stop |
+//! | `POST /runtime/invocation/{id}/response` | 202 | 413: fail the invocation instead; 410: the invocation is over, log, go on; other 4xx: log, go on; 5xx: stop |
+//! | `POST /runtime/invocation/{id}/error` | 202 | 410 and other 4xx: log, go on; 5xx: stop |
 //! | `POST /runtime/init/error` | 202 | logged; the process exits either way |
 //!
 //! A 5xx is the documented "container error: non-recoverable state, the runtime should exit
 //! promptly".
+//!
+//! When `/next` names the invocation with `Lambda-Runtime-Invocation-Id` (sent since July 2026),
+//! its `/response` or `/error` echoes the value, so the platform can refuse (`410 Gone`) a late
+//! answer from an invocation that timed out instead of taking it as the answer to a newer
+//! invocation with the same request id.
 
 use std::borrow::Cow;
 use std::io;
@@ -24,6 +29,7 @@ use crate::runtime::http::HttpClient;
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
+const INVOCATION_ID_HEADER: &str = "Lambda-Runtime-Invocation-Id";
 
 /// A client of one Runtime API endpoint.
 pub(crate) struct RuntimeApi {
@@ -48,6 +54,8 @@ pub(crate) enum Delivery {
     Accepted,
     /// `413`: the response is over Lambda's payload limit.
     TooLarge,
+    /// `410`: the invocation is over (it timed out); its outcome has nowhere to go.
+    Gone,
     /// Another `4xx`: e.g. the invocation already ended or timed out.
     Rejected {
         status: u16,
@@ -96,12 +104,25 @@ impl RuntimeApi {
         }
     }
 
-    /// Posts the handler's response for `request_id`.
-    pub(crate) fn respond(&mut self, request_id: &str, body: &[u8]) -> Result<Delivery, ApiError> {
+    /// Posts the handler's response for `request_id`, echoing the invocation id `/next` gave.
+    pub(crate) fn respond(
+        &mut self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        body: &[u8],
+    ) -> Result<Delivery, ApiError> {
         self.set_invocation_path(request_id, "/response");
+        let echo;
+        let headers: &[(&str, &str)] = match invocation_id {
+            Some(id) => {
+                echo = [(INVOCATION_ID_HEADER, id)];
+                &echo
+            }
+            None => &[],
+        };
         let response = self
             .http
-            .request("POST", &self.path, &[], body)
+            .request("POST", &self.path, headers, body)
             .map_err(|e| io_error(&self.path, e))?;
         delivery(&self.path, response.status, response.body)
     }
@@ -111,44 +132,45 @@ impl RuntimeApi {
     pub(crate) fn fail(
         &mut self,
         request_id: &str,
+        invocation_id: Option<&str>,
         error: &Error,
         trace_header: Option<&str>,
     ) -> Result<Delivery, ApiError> {
         self.set_invocation_path(request_id, "/error");
         let cause = crate::xray::error_cause(trace_header, error.error_type(), &error.message());
-        self.post_diagnostic(error, cause.as_deref())
+        self.post_diagnostic(error, cause.as_deref(), invocation_id)
     }
 
     /// Posts an init error; only valid before the first `/next`.
     pub(crate) fn fail_init(&mut self, error: &Error) -> Result<Delivery, ApiError> {
         self.path.clear();
         self.path.push_str(INIT_ERROR);
-        self.post_diagnostic(error, None)
+        self.post_diagnostic(error, None, None)
     }
 
     fn post_diagnostic(
         &mut self,
         error: &Error,
         xray_cause: Option<&str>,
+        invocation_id: Option<&str>,
     ) -> Result<Delivery, ApiError> {
         // The document keeps lamina's `errorType` for the caller; the header is for the platform.
         let error_type = platform_error_type(error.error_type());
         self.diagnostic.clear();
         write_diagnostic(error.error_type(), &error.message(), &mut self.diagnostic);
-        let with_cause;
-        let headers: &[(&str, &str)] = match xray_cause {
-            Some(cause) => {
-                with_cause = [
-                    (ERROR_TYPE_HEADER, &*error_type),
-                    (crate::xray::ERROR_CAUSE_HEADER, cause),
-                ];
-                &with_cause
-            }
-            None => &[(ERROR_TYPE_HEADER, &error_type)],
-        };
+        let mut headers = [(ERROR_TYPE_HEADER, &*error_type), ("", ""), ("", "")];
+        let mut count = 1;
+        if let Some(cause) = xray_cause {
+            headers[count] = (crate::xray::ERROR_CAUSE_HEADER, cause);
+            count += 1;
+        }
+        if let Some(id) = invocation_id {
+            headers[count] = (INVOCATION_ID_HEADER, id);
+            count += 1;
+        }
         let response = self
             .http
-            .request("POST", &self.path, headers, &self.diagnostic)
+            .request("POST", &self.path, &headers[..count], &self.diagnostic)
             .map_err(|e| io_error(&self.path, e))?;
         delivery(&self.path, response.status, response.body)
     }
@@ -165,6 +187,7 @@ fn delivery(path: &str, status: u16, body: &[u8]) -> Result<Delivery, ApiError> 
     match status {
         200..=299 => Ok(Delivery::Accepted),
         413 => Ok(Delivery::TooLarge),
+        410 => Ok(Delivery::Gone),
         400..=499 => Ok(Delivery::Rejected {
             status,
             body: excerpt(body),
@@ -308,6 +331,7 @@ mod tests {
     fn status_codes_map_to_deliveries() {
         assert_eq!(delivery("/p", 202, b"").unwrap(), Delivery::Accepted);
         assert_eq!(delivery("/p", 413, b"").unwrap(), Delivery::TooLarge);
+        assert_eq!(delivery("/p", 410, b"gone").unwrap(), Delivery::Gone);
         assert_eq!(
             delivery("/p", 400, b" stale ").unwrap(),
             Delivery::Rejected {

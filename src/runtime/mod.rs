@@ -99,7 +99,7 @@ fn invoke_loop<H: Handler>(
             Next::Invocation { context, event } => {
                 // The loop's own lines about this invocation carry its request id too.
                 let logs = logging::Invocation::enter(&context);
-                panic::enter_invocation(context.request_id());
+                panic::enter_invocation(&context);
                 response.clear();
                 let result = panic::catch(|| handler.call(event, &context, &mut response));
                 panic::leave();
@@ -115,7 +115,7 @@ fn invoke_loop<H: Handler>(
                     path: "/2018-06-01/runtime/invocation/next".to_owned(),
                     problem,
                 }));
-                if let Err(api_err) = finish(api, &request_id, None, Err(err)) {
+                if let Err(api_err) = finish(api, &request_id, None, None, Err(err)) {
                     return fatal(api_err);
                 }
                 continue;
@@ -129,6 +129,7 @@ fn invoke_loop<H: Handler>(
         if let Err(err) = finish(
             api,
             context.request_id(),
+            context.invocation_id.as_deref(),
             context.xray_trace_header(),
             outcome,
         ) {
@@ -139,17 +140,19 @@ fn invoke_loop<H: Handler>(
 
 /// Posts the outcome of one invocation. A response refused as too large (`413`) is replaced by
 /// an error the caller can read; other refusals (`4xx`: the invocation already ended) are logged.
-/// `trace_header` is the invocation's, for the X-Ray error cause of a failure.
+/// `invocation_id` is echoed; `trace_header` is the invocation's, for the X-Ray error cause of a
+/// failure.
 fn finish(
     api: &mut RuntimeApi,
     request_id: &str,
+    invocation_id: Option<&str>,
     trace_header: Option<&str>,
     result: Result<&[u8], Error>,
 ) -> Result<(), ApiError> {
     let delivery = match &result {
         Ok(body) => {
             logging::flush();
-            api.respond(request_id, body)?
+            api.respond(request_id, invocation_id, body)?
         }
         Err(err) => {
             if err.error_type() == EVENT_ERROR_TYPE {
@@ -169,19 +172,27 @@ fn finish(
             }
             // Lambda may freeze the process once the outcome is posted.
             logging::flush();
-            api.fail(request_id, err, trace_header)?
+            api.fail(request_id, invocation_id, err, trace_header)?
         }
     };
     match (delivery, result) {
         (Delivery::Accepted, _) => Ok(()),
         (Delivery::TooLarge, Ok(body)) => {
             let err = Error::ResponseTooLarge(ResponseTooLarge::new(body.len()));
-            finish(api, request_id, trace_header, Err(err))
+            finish(api, request_id, invocation_id, trace_header, Err(err))
         }
         (Delivery::TooLarge, Err(_)) => {
             tracing::error!(
                 request_id,
                 "the Runtime API refused even the error document as too large"
+            );
+            Ok(())
+        }
+        (Delivery::Gone, _) => {
+            tracing::warn!(
+                request_id,
+                "the invocation ended (timed out) before its outcome was posted; the Runtime API \
+                 refused it with 410 Gone"
             );
             Ok(())
         }

@@ -7,6 +7,12 @@
 //! timeout. This is the one piece of per-invocation state on a global: a panic hook has no other
 //! way to learn which invocation it interrupts.
 //!
+//! With several invocations in flight (`AWS_LAMBDA_MAX_CONCURRENCY`, one per worker thread), the
+//! panicking thread's invocation gets the panic, and every other one in flight gets a
+//! `Runtime.ProcessAborted` error naming it: the abort ends them all, and none is left for the
+//! caller to wait out. A panic on a thread with no invocation of its own (a blocking task) is
+//! the invocation's when only one is in flight.
+//!
 //! Only the first panic is reported. A thread that panics while another's report is being posted
 //! waits for it (bounded) instead of returning to abort the process under that report.
 
@@ -35,6 +41,8 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<LastPanic>> = const { RefCell::new(None) };
     /// Whether this thread holds `IN_FLIGHT`: its panic hook must not wait for the lock.
     static HOLDS_IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
+    /// This thread's slot in `IN_FLIGHT.invocations`, once it has run an invocation.
+    static SLOT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// What the hook saw of a panic: its message and location.
@@ -49,20 +57,30 @@ struct LastPanic {
 static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
     endpoint: None,
     phase: Phase::Idle,
-    request_id: String::new(),
+    invocations: Vec::new(),
 });
 
 struct InFlight {
     endpoint: Option<Endpoint>,
     phase: Phase,
+    /// One slot per thread that has run an invocation; its strings are reused.
+    invocations: Vec<Running>,
+}
+
+/// One worker thread's invocation.
+#[derive(Default)]
+struct Running {
+    busy: bool,
     request_id: String,
+    invocation_id: String,
+    trace_header: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Invocations (if any are `busy`) or nothing.
     Idle,
     Init,
-    Invocation,
     /// A panic was reported (or its report failed): the process is ending, and a later panic
     /// must not post a second outcome.
     Reported,
@@ -152,20 +170,48 @@ pub(crate) fn enter_init(endpoint: &Endpoint) {
     }
 }
 
-/// Under `panic = "abort"`, tells the hook which invocation is running.
-pub(crate) fn enter_invocation(request_id: &str) {
+/// Under `panic = "abort"`, tells the hook which invocation this thread is running.
+pub(crate) fn enter_invocation(context: &crate::Context) {
     if cfg!(panic = "abort") {
         let mut in_flight = lock();
-        in_flight.phase = Phase::Invocation;
-        in_flight.request_id.clear();
-        in_flight.request_id.push_str(request_id);
+        let slot = match SLOT.get() {
+            Some(slot) => slot,
+            None => {
+                in_flight.invocations.push(Running::default());
+                let slot = in_flight.invocations.len() - 1;
+                SLOT.set(Some(slot));
+                slot
+            }
+        };
+        let running = &mut in_flight.invocations[slot];
+        running.busy = true;
+        for (field, value) in [
+            (&mut running.request_id, context.request_id()),
+            (
+                &mut running.invocation_id,
+                context.invocation_id.as_deref().unwrap_or(""),
+            ),
+            (
+                &mut running.trace_header,
+                context.xray_trace_header().unwrap_or(""),
+            ),
+        ] {
+            field.clear();
+            field.push_str(value);
+        }
     }
 }
 
-/// Under `panic = "abort"`, tells the hook that no user code is running.
+/// Under `panic = "abort"`, tells the hook that this thread runs no user code.
 pub(crate) fn leave() {
     if cfg!(panic = "abort") {
-        lock().phase = Phase::Idle;
+        let mut in_flight = lock();
+        if in_flight.phase == Phase::Init {
+            in_flight.phase = Phase::Idle;
+        }
+        if let Some(slot) = SLOT.get() {
+            in_flight.invocations[slot].busy = false;
+        }
     }
 }
 
@@ -204,8 +250,9 @@ fn report_before_abort(message: String) {
         tracing::error!("another panic's report is still being posted; the process aborts");
         return;
     };
+    let busy = in_flight.invocations.iter().filter(|r| r.busy).count();
     match in_flight.phase {
-        Phase::Idle => return,
+        Phase::Idle if busy == 0 => return,
         Phase::Reported => {
             // The thread whose panic was reported is about to end the process; aborting here
             // could still cut off its last log lines.
@@ -213,27 +260,62 @@ fn report_before_abort(message: String) {
             std::thread::sleep(REPORT_WAIT);
             return;
         }
-        Phase::Init | Phase::Invocation => {}
+        Phase::Init | Phase::Idle => {}
     }
     let Some(endpoint) = in_flight.endpoint.clone() else {
         return;
     };
     let phase = std::mem::replace(&mut in_flight.phase, Phase::Reported);
     let mut api = RuntimeApi::with_timeout(endpoint, Some(REPORT_TIMEOUT));
-    let mut error = Error::Panic(PanicError::new(message));
-    let outcome = match phase {
-        Phase::Init => {
-            error = error.into_init_error();
-            api.fail_init(&error)
+    if phase == Phase::Init {
+        let error = Error::Panic(PanicError::new(message)).into_init_error();
+        log_report(api.fail_init(&error));
+        return;
+    }
+    let own = SLOT
+        .get()
+        .filter(|&slot| in_flight.invocations[slot].busy)
+        .or_else(|| {
+            // A thread of no invocation (a blocking task, a thread the handler started): the
+            // panic is the invocation's when there is only one.
+            (busy == 1)
+                .then(|| in_flight.invocations.iter().position(|r| r.busy))
+                .flatten()
+        });
+    let panicked = own.map(|slot| in_flight.invocations[slot].request_id.clone());
+    for (slot, running) in in_flight.invocations.iter().enumerate() {
+        if !running.busy {
+            continue;
         }
-        // (`Idle` and `Reported` returned above.)
-        Phase::Invocation | Phase::Idle | Phase::Reported => {
-            // The handler side keeps the in-flight invocation's trace header there, in this copy of
-            // lamina's environment (the handler library's, in layer mode).
-            let trace_header = std::env::var("_X_AMZN_TRACE_ID").ok();
-            api.fail(&in_flight.request_id, &error, trace_header.as_deref())
-        }
-    };
+        let error = if Some(slot) == own {
+            Error::Panic(PanicError::new(message.clone()))
+        } else {
+            Error::new(
+                "Runtime.ProcessAborted",
+                format!(
+                    "the process ended while this invocation ran: {} panicked under panic = \
+                     \"abort\" ({message}); build with panic = \"unwind\" to keep concurrent \
+                     invocations apart",
+                    match &panicked {
+                        Some(id) => format!("invocation {id}"),
+                        None => "a thread of no invocation".to_owned(),
+                    }
+                ),
+            )
+        };
+        let optional = |s: &str| Some(s).filter(|s| !s.is_empty()).map(str::to_owned);
+        let invocation_id = optional(&running.invocation_id);
+        let trace_header = optional(&running.trace_header);
+        log_report(api.fail(
+            &running.request_id,
+            invocation_id.as_deref(),
+            &error,
+            trace_header.as_deref(),
+        ));
+    }
+}
+
+fn log_report(outcome: Result<Delivery, crate::error::ApiError>) {
     match outcome {
         Ok(Delivery::Accepted) => {
             tracing::error!(

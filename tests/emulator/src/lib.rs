@@ -8,6 +8,13 @@
 //! second outcome for one invocation (`400`) and an init error after the first `/next` (`403`)
 //! are refused.
 //!
+//! Each delivery of an invocation carries a fresh `Lambda-Runtime-Invocation-Id`; an outcome that
+//! echoes an id other than the latest delivery's (an invocation [`Emulator::expire`]d, or handed
+//! out again) is refused with `410 Gone`, as Lambda refuses a timed-out invocation's late answer.
+//! Connections are served concurrently, so several `/next` long-polls can wait at once (Managed
+//! Instances). The Extensions API's `register` and `event/next` are served for internal
+//! extensions: registrations are recorded, and `event/next` waits until the emulator stops.
+//!
 //! Every thread it starts stops by itself once the [`Emulator`] is dropped.
 //!
 //! ```no_run
@@ -44,6 +51,10 @@ pub enum Route {
     Error,
     /// `POST /2018-06-01/runtime/init/error`
     InitError,
+    /// `POST /2020-01-01/extension/register`
+    ExtensionRegister,
+    /// `GET /2020-01-01/extension/event/next`
+    ExtensionNext,
 }
 
 /// A way for the emulator to misbehave on one request.
@@ -177,6 +188,10 @@ impl Request {
 struct State {
     queue: VecDeque<(String, Event)>,
     delivered: HashMap<String, usize>,
+    /// The invocation id of each request id's latest delivery.
+    invocation_ids: HashMap<String, String>,
+    /// Outcomes refused with `410 Gone`, by request id.
+    gone: HashMap<String, usize>,
     outcomes: HashMap<String, Vec<Outcome>>,
     init_error: Option<Posted>,
     init_done: bool,
@@ -326,6 +341,30 @@ impl Emulator {
             .get(request_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The `Lambda-Runtime-Invocation-Id` of `request_id`'s latest delivery.
+    pub fn invocation_id(&self, request_id: &str) -> Option<String> {
+        self.shared.lock().invocation_ids.get(request_id).cloned()
+    }
+
+    /// Ends the invocation `request_id` as a timeout would: an outcome posted for it from now on
+    /// with its (now stale) invocation id is refused with `410 Gone`.
+    pub fn expire(&self, request_id: &str) {
+        let mut state = self.shared.lock();
+        if let Some(id) = state.invocation_ids.get_mut(request_id) {
+            id.push_str("-expired");
+        }
+    }
+
+    /// How many outcomes for `request_id` were refused with `410 Gone`.
+    pub fn gone(&self, request_id: &str) -> usize {
+        self.shared
+            .lock()
+            .gone
+            .get(request_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many times `/next` handed out `request_id`.
@@ -565,6 +604,11 @@ fn fill(
 }
 
 fn route_of(path: &str) -> Option<(Route, Option<&str>)> {
+    match path {
+        "/2020-01-01/extension/register" => return Some((Route::ExtensionRegister, None)),
+        "/2020-01-01/extension/event/next" => return Some((Route::ExtensionNext, None)),
+        _ => {}
+    }
     let rest = path.strip_prefix("/2018-06-01/runtime/")?;
     if rest == "invocation/next" {
         return Some((Route::Next, None));
@@ -599,7 +643,11 @@ fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Resu
         write_answer(stream, 404, r#"{"errorMessage":"no such route"}"#, &[])?;
         return Ok(After::KeepOpen);
     };
-    let expected = if route == Route::Next { "GET" } else { "POST" };
+    let expected = if matches!(route, Route::Next | Route::ExtensionNext) {
+        "GET"
+    } else {
+        "POST"
+    };
     if method != expected {
         write_answer(stream, 405, r#"{"errorMessage":"method not allowed"}"#, &[])?;
         return Ok(After::KeepOpen);
@@ -630,6 +678,43 @@ fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Resu
 
     match route {
         Route::Next => answer_next(stream, shared)?,
+        Route::ExtensionRegister => {
+            let named = request
+                .header("lambda-extension-name")
+                .is_some_and(|n| !n.is_empty());
+            let events = serde_json::from_slice::<serde_json::Value>(&request.body)
+                .ok()
+                .and_then(|body| body.get("events").cloned());
+            if !named || !events.as_ref().is_some_and(serde_json::Value::is_array) {
+                write_answer(
+                    stream,
+                    400,
+                    r#"{"errorMessage":"a registration needs Lambda-Extension-Name and an events array","errorType":"InvalidRequest"}"#,
+                    &[],
+                )?;
+            } else {
+                write_answer(
+                    stream,
+                    200,
+                    r#"{"functionName":"orders","functionVersion":"$LATEST","handler":"bootstrap"}"#,
+                    &[("Lambda-Extension-Identifier", "ext-0001")],
+                )?;
+            }
+        }
+        Route::ExtensionNext => {
+            // No event an internal extension can subscribe to is ever sent: wait until the
+            // emulator stops, then close.
+            while !shared.shutdown.load(Ordering::SeqCst) {
+                let state = shared.lock();
+                drop(
+                    shared
+                        .changed
+                        .wait_timeout(state, POLL)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+            }
+            return Ok(After::Close);
+        }
         Route::Response | Route::Error => {
             let id = id.unwrap_or_default();
             answer_outcome(stream, shared, route, id, &request)?
@@ -690,7 +775,10 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
                 return Ok(());
             }
             if let Some(next) = state.queue.pop_front() {
-                *state.delivered.entry(next.0.clone()).or_default() += 1;
+                let count = state.delivered.entry(next.0.clone()).or_default();
+                *count += 1;
+                let invocation_id = format!("inv-{}-{count}", next.0);
+                state.invocation_ids.insert(next.0.clone(), invocation_id);
                 break next;
             }
             state = shared
@@ -707,6 +795,10 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     let mut headers: Vec<(String, String)> = vec![
         ("Lambda-Runtime-Aws-Request-Id".into(), id.clone()),
         ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
+        (
+            "Lambda-Runtime-Invocation-Id".into(),
+            shared.lock().invocation_ids[&id].clone(),
+        ),
         (
             "Lambda-Runtime-Invoked-Function-Arn".into(),
             "arn:aws:lambda:us-east-1:123456789012:function:emulated".into(),
@@ -738,6 +830,19 @@ fn answer_outcome(
             stream,
             400,
             r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+            &[],
+        );
+    }
+    let echoed = request.header("lambda-runtime-invocation-id");
+    if echoed.is_some_and(|echoed| state.invocation_ids.get(id).map(String::as_str) != Some(echoed))
+    {
+        *state.gone.entry(id.to_owned()).or_default() += 1;
+        shared.changed.notify_all();
+        drop(state);
+        return write_answer(
+            stream,
+            410,
+            r#"{"errorMessage":"Invocation has already ended","errorType":"InvocationGone"}"#,
             &[],
         );
     }
@@ -793,6 +898,7 @@ fn write_answer_bytes(
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        410 => "Gone",
         411 => "Length Required",
         413 => "Payload Too Large",
         500 => "Internal Server Error",

@@ -364,6 +364,57 @@ fn a_handler_panic_is_an_invocation_error_and_the_loop_goes_on() {
 }
 
 #[test]
+fn outcomes_echo_the_invocation_id_and_a_late_answer_refused_as_gone_is_not_fatal() {
+    let api = Emulator::start();
+    let mut function = Function::start(ECHO, &api, &[]);
+    let answered = api.enqueue(Event::json("1"));
+    api.wait_outcome(&answered, WAIT).expect("an outcome");
+    let failed = api.enqueue(Event::json(r#"{"fail":"no"}"#));
+    api.wait_outcome(&failed, WAIT).expect("an outcome");
+    for (id, suffix) in [(&answered, "/response"), (&failed, "/error")] {
+        let post = api
+            .requests()
+            .into_iter()
+            .find(|r| r.path.ends_with(&format!("{id}{suffix}")))
+            .expect("the outcome's request");
+        assert_eq!(
+            post.header("lambda-runtime-invocation-id"),
+            api.invocation_id(id).as_deref(),
+            "{suffix}"
+        );
+    }
+
+    // The invocation times out while its handler still runs: its late answer is refused.
+    let late = api.enqueue(Event::json(r#"{"sleep_ms":400}"#));
+    assert!(api.wait_next_polls(3, WAIT));
+    api.expire(&late);
+    let deadline = std::time::Instant::now() + WAIT;
+    while api.gone(&late) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(api.gone(&late), 1);
+    assert!(api.outcomes(&late).is_empty(), "no outcome was taken");
+    let output = function.wait_output("410 Gone");
+    assert!(output.contains("410 Gone"), "{output}");
+    assert_eq!(api.invoke(Event::json("4")).response(), b"4");
+    assert!(function.is_running());
+}
+
+#[test]
+fn without_an_invocation_id_nothing_is_echoed() {
+    let api = Emulator::start();
+    let _function = Function::start(ECHO, &api, &[]);
+    let id = api.enqueue(Event::json("1").without("Lambda-Runtime-Invocation-Id"));
+    api.wait_outcome(&id, WAIT).expect("an outcome");
+    let post = api
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(post.header("lambda-runtime-invocation-id"), None);
+}
+
+#[test]
 fn a_big_event_and_response_pass_intact() {
     let api = Emulator::start();
     let _function = Function::start(ECHO, &api, &[]);

@@ -1,6 +1,7 @@
 //! Echoes the event; `{"fail": "..."}` fails with that message, `{"panic": "..."}` panics,
 //! `{"panic_twice": "..."}` panics and has another thread panic 50 ms later, `{"bytes": N}`
-//! answers with a string of N bytes.
+//! answers with a string of N bytes, `{"sleep_ms": N, ...}` waits N ms (a timer, not a thread)
+//! first and then goes on.
 
 use std::time::Duration;
 
@@ -9,6 +10,9 @@ use serde_json::{Value, json};
 
 #[lamina::handler]
 async fn echo(event: Value, _ctx: Context) -> Result<Value, Error> {
+    if let Some(ms) = event.get("sleep_ms").and_then(Value::as_u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     if let Some(message) = event.get("fail").and_then(Value::as_str) {
         return Err(Error::new("Handler.Requested", message));
     }

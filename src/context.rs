@@ -364,6 +364,7 @@ mod tests {
             memory_mb: 128,
             log_group: None,
             log_stream: None,
+            max_concurrency: 1,
         })
     }
 

@@ -3,6 +3,7 @@
 //! Bin mode wraps the user's typed `async fn` in [`TypedHandler`]; layer mode will wrap a function
 //! table loaded from a shared library. Everything after decoding is shared by both.
 
+use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 
@@ -28,6 +29,75 @@ pub trait Handler {
         context: &Context,
         response: &mut Vec<u8>,
     ) -> Result<(), Error>;
+
+    /// The builder of one more handler for the same function, for a worker thread serving
+    /// invocations beside this one (`AWS_LAMBDA_MAX_CONCURRENCY` > 1). The builder runs on that
+    /// thread; its handler shares this one's state and has its own tokio runtime.
+    ///
+    /// `None`, or a builder that returns `Ok(None)`, when the function cannot be served from
+    /// several threads: its state is not `Sync`.
+    fn fork(&self) -> Option<Fork> {
+        None
+    }
+}
+
+/// What [`Handler::fork`] returns: sent to a worker thread, which calls it to build its handler.
+pub type Fork = Box<dyn FnOnce() -> Result<Option<Box<dyn Handler>>, Error> + Send>;
+
+impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn call(
+        &mut self,
+        event: &[u8],
+        context: &Context,
+        response: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        (**self).call(event, context, response)
+    }
+
+    fn fork(&self) -> Option<Fork> {
+        (**self).fork()
+    }
+}
+
+/// How a handler's state `S` reaches another thread: only when `S: Sync`, which the macro knows
+/// at the handler's definition (where `S` is a concrete type) and the generic code behind it does
+/// not. The state crosses as a `Box<dyn Any + Send>` that the worker thread downcasts back.
+pub struct Share<S: 'static>(Option<fn(&'static S) -> Packed>);
+
+/// A state reference on its way to another thread.
+type Packed = Box<dyn Any + Send>;
+
+impl<S: 'static> Share<S> {
+    /// The state may be borrowed from any thread.
+    pub fn sync() -> Self
+    where
+        S: Sync,
+    {
+        Share(Some(|state| Box::new(state)))
+    }
+
+    /// The state stays on the thread that built it.
+    pub fn not_sync() -> Self {
+        Share(None)
+    }
+
+    pub(crate) fn pack(&self, state: &'static S) -> Option<Packed> {
+        self.0.map(|pack| pack(state))
+    }
+}
+
+impl<S: 'static> Clone for Share<S> {
+    fn clone(&self) -> Self {
+        Share(self.0)
+    }
+}
+
+/// The state [`Share::pack`] packed, on the worker thread.
+pub(crate) fn unpack<S: 'static>(packed: Packed) -> Result<&'static S, Error> {
+    packed
+        .downcast::<&'static S>()
+        .map(|state| *state)
+        .map_err(|_| Error::new("Runtime.WorkerInit", "the shared state has another type"))
 }
 
 /// What a handler's `async fn` may return: `Result<R, E>` with `R: Serialize` and
@@ -87,10 +157,16 @@ impl Drop for TaskRuntime {
     }
 }
 
+/// The error for a tokio runtime that could not be built.
+pub(crate) fn tokio_error(err: std::io::Error) -> Error {
+    Error::with_type("Runtime.TokioInit", err)
+}
+
 /// The user's `async fn(E, Context, &S)`, run on a tokio runtime built in the INIT phase.
 pub(crate) struct TypedHandler<S: 'static, F, E> {
     runtime: TaskRuntime,
     state: &'static S,
+    share: Share<S>,
     handler: F,
     /// `_X_AMZN_TRACE_ID`, owned by this side: see [`crate::trace_env`].
     trace_env: TraceEnv,
@@ -98,10 +174,16 @@ pub(crate) struct TypedHandler<S: 'static, F, E> {
 }
 
 impl<S: 'static, F, E> TypedHandler<S, F, E> {
-    pub(crate) fn new(runtime: TaskRuntime, state: &'static S, handler: F) -> Self {
+    pub(crate) fn new(
+        runtime: TaskRuntime,
+        state: &'static S,
+        share: Share<S>,
+        handler: F,
+    ) -> Self {
         TypedHandler {
             runtime,
             state,
+            share,
             handler,
             trace_env: TraceEnv::new(),
             event: PhantomData,
@@ -112,11 +194,25 @@ impl<S: 'static, F, E> TypedHandler<S, F, E> {
 impl<S, F, E, Fut> Handler for TypedHandler<S, F, E>
 where
     S: 'static,
-    F: Fn(E, Context, &'static S) -> Fut,
+    F: Fn(E, Context, &'static S) -> Fut + Clone + Send + 'static,
     Fut: Future,
     Fut::Output: Outcome,
-    E: DeserializeOwned,
+    E: DeserializeOwned + 'static,
 {
+    fn fork(&self) -> Option<Fork> {
+        let state = self.share.pack(self.state)?;
+        let share = self.share.clone();
+        let handler = self.handler.clone();
+        Some(Box::new(move || {
+            let runtime = TaskRuntime::new().map_err(tokio_error)?;
+            let state = unpack::<S>(state)?;
+            Ok(Some(
+                Box::new(TypedHandler::<S, F, E>::new(runtime, state, share, handler))
+                    as Box<dyn Handler>,
+            ))
+        }))
+    }
+
     fn call(
         &mut self,
         event: &[u8],

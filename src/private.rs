@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{TaskRuntime, TypedHandler};
+use crate::handler::{TaskRuntime, TypedHandler, tokio_error};
 
-pub use crate::handler::Handler;
+pub use crate::handler::{Fork, Handler, Share};
 
 /// A handler, type-checked: what `#[handler]` defines for the function it annotates, and the
 /// one thing both `main` (bin mode) and the exported ABI table (layer mode) are built from.
@@ -91,6 +91,38 @@ pub trait PickHttp {
 #[cfg(feature = "http")]
 impl PickHttp for &Pick<crate::http::Request> {}
 
+/// Whether a handler's state `S` may be shared by worker threads, told at the macro's call site
+/// (where `S` is concrete): `(&&ShareProbe::<S>::NEW).share()` is [`Share::sync`] when
+/// `S: Sync` and [`Share::not_sync`] otherwise, by the same method lookup as [`Pick`].
+pub struct ShareProbe<S>(PhantomData<fn() -> S>);
+
+impl<S> ShareProbe<S> {
+    /// The probe.
+    pub const NEW: Self = ShareProbe(PhantomData);
+}
+
+/// Picks [`Share::sync`]; see [`ShareProbe`].
+pub trait ProbeSync<S: 'static> {
+    /// The way to share `S`.
+    fn share(&self) -> Share<S>;
+}
+impl<S: Sync + 'static> ProbeSync<S> for &ShareProbe<S> {
+    fn share(&self) -> Share<S> {
+        Share::sync()
+    }
+}
+
+/// Picks [`Share::not_sync`]; see [`ShareProbe`].
+pub trait ProbeNotSync<S: 'static> {
+    /// The way to share `S`: not at all.
+    fn share(&self) -> Share<S>;
+}
+impl<S: 'static> ProbeNotSync<S> for ShareProbe<S> {
+    fn share(&self) -> Share<S> {
+        Share::not_sync()
+    }
+}
+
 /// A handler whose event and response are JSON documents.
 pub struct JsonForm;
 
@@ -115,7 +147,7 @@ impl JsonForm {
         O: Returns<Response = R, Error = X>,
         R: Response,
         X: IntoError,
-        F: Fn(E, C) -> Fut + 'static,
+        F: Fn(E, C) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
     {
@@ -124,6 +156,7 @@ impl JsonForm {
             Ok(TypedHandler::new(
                 runtime,
                 state,
+                Share::sync(),
                 move |event: E, context: Context, _: &'static ()| {
                     let output = handler(event, C::from_context(context));
                     async move { output.await.into_result() }
@@ -138,6 +171,7 @@ impl JsonForm {
         self,
         init: I,
         handler: F,
+        share: Share<S>,
         sink: K,
     ) -> K::Output
     where
@@ -148,7 +182,7 @@ impl JsonForm {
         O: Returns<Response = R, Error = X>,
         R: Response,
         X: IntoError,
-        F: Fn(E, C, &'static S) -> Fut + 'static,
+        F: Fn(E, C, &'static S) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
     {
@@ -160,6 +194,7 @@ impl JsonForm {
             Ok(TypedHandler::new(
                 runtime,
                 state,
+                share,
                 move |event: E, context: Context, state: &'static S| {
                     let output = handler(event, C::from_context(context), state);
                     async move { output.await.into_result() }
@@ -179,7 +214,7 @@ impl HttpForm {
         O: Returns<Response = R, Error = X>,
         R: crate::http::IntoResponse,
         X: IntoError,
-        F: Fn(E, C) -> Fut + 'static,
+        F: Fn(E, C) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
     {
@@ -188,6 +223,7 @@ impl HttpForm {
             crate::http::HttpHandler::new(
                 runtime,
                 state,
+                Share::sync(),
                 move |request: crate::http::Request, context: Context, _: &'static ()| {
                     let output = handler(E::from_request(request), C::from_context(context));
                     async move { output.await.into_result().map_err(IntoError::into_error) }
@@ -201,6 +237,7 @@ impl HttpForm {
         self,
         init: I,
         handler: F,
+        share: Share<S>,
         sink: K,
     ) -> K::Output
     where
@@ -211,7 +248,7 @@ impl HttpForm {
         O: Returns<Response = R, Error = X>,
         R: crate::http::IntoResponse,
         X: IntoError,
-        F: Fn(E, C, &'static S) -> Fut + 'static,
+        F: Fn(E, C, &'static S) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
     {
@@ -223,6 +260,7 @@ impl HttpForm {
             crate::http::HttpHandler::new(
                 runtime,
                 state,
+                share,
                 move |request: crate::http::Request, context: Context, state: &'static S| {
                     let output = handler(E::from_request(request), C::from_context(context), state);
                     async move { output.await.into_result().map_err(IntoError::into_error) }
@@ -259,7 +297,7 @@ where
 {
     // On an init error or panic the runtime is dropped here, before the error is posted: it
     // must not wait for the blocking tasks `init` started (see `TaskRuntime`).
-    let runtime = TaskRuntime::new().map_err(|e| Error::with_type("Runtime.TokioInit", e))?;
+    let runtime = TaskRuntime::new().map_err(tokio_error)?;
     let state = runtime.block_on(init())?;
     let state: &'static S = Box::leak(Box::new(state));
     Ok((runtime, state))

@@ -246,6 +246,7 @@ impl Default for ContextBuilder {
                 memory_mb: 128,
                 log_group: None,
                 log_stream: None,
+                max_concurrency: 1,
             },
         }
     }

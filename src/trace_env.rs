@@ -9,6 +9,9 @@
 //! here, under the same lock its readers take, the write cannot race them; in bin mode there is
 //! only one std, so the same code is right in both modes. The invoke loop never touches it.
 //!
+//! With `AWS_LAMBDA_MAX_CONCURRENCY` > 1 the variable is never set: one process-wide value
+//! cannot name the trace of several invocations at once. `Context::xray_trace_header` does.
+//!
 //! # Why not `setenv` every time
 //!
 //! glibc's `setenv` never frees a value it was given (a reader may still hold a pointer to it),
@@ -29,8 +32,9 @@ const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
 /// Sets or clears `_X_AMZN_TRACE_ID` for the invocation about to run, touching the environment
 /// only when there is something to change.
 pub(crate) struct TraceEnv {
-    /// Only under Lambda: a local run (`cargo run`, the layer's bootstrap without the Runtime
-    /// API) leaves a variable the user exported to test propagation as it is.
+    /// Only under Lambda, one invocation at a time: a local run (`cargo run`, the layer's
+    /// bootstrap without the Runtime API) leaves a variable the user exported to test
+    /// propagation as it is, and concurrent invocations cannot share one variable.
     under_lambda: bool,
     is_set: bool,
     #[cfg(target_os = "linux")]
@@ -40,7 +44,9 @@ pub(crate) struct TraceEnv {
 impl TraceEnv {
     pub(crate) fn new() -> Self {
         TraceEnv {
-            under_lambda: std::env::var_os(crate::runtime::config::RUNTIME_API).is_some(),
+            under_lambda: std::env::var_os(crate::runtime::config::RUNTIME_API).is_some()
+                && crate::runtime::config::max_concurrency(|k| std::env::var(k).ok())
+                    .is_ok_and(|n| n == 1),
             is_set: std::env::var_os(TRACE_ENV).is_some(),
             #[cfg(target_os = "linux")]
             slots: None,

@@ -58,10 +58,18 @@ pub(crate) fn expand(
         (Some((init, _)), Some(state)) => {
             // The initializer's type can't be named: blame it on `init = path`.
             let init_type = infer(init.segments.last().map_or(init.span(), |s| s.ident.span()));
+            // Whether worker threads may share the state; see `__private::ShareProbe`.
+            let share = quote! {
+                {
+                    #[allow(unused_imports)]
+                    use #private::{ProbeNotSync as _, ProbeSync as _};
+                    (&&#private::ShareProbe::<#state>::NEW).share()
+                }
+            };
             quote! {
                 #form.handler_with_state::<
                     #state, #init_type, #event, #context, #output, #response, #error, _, _, _
-                >(#init, #name, sink)
+                >(#init, #name, #share, sink)
             }
         }
         _ => quote! {

@@ -27,6 +27,7 @@ impl<F: Function> Table<F> {
         abi_version: ABI_VERSION,
         lamina_version: Bytes::new(env!("CARGO_PKG_VERSION").as_bytes()),
         init: init::<F>,
+        fork,
         invoke,
         free,
     };
@@ -102,6 +103,23 @@ impl Instance {
         }
     }
 
+    /// A new instance with a handler from [`Handler::fork`], built on this thread; `None` when the
+    /// handler cannot be shared.
+    fn fork(&self) -> Option<(Self, Result<(), Error>)> {
+        let fork = self.handler.as_ref()?.fork()?;
+        let mut forked = Instance::empty();
+        forked.function = Arc::clone(&self.function);
+        let built = match panic::catch(fork) {
+            Ok(None) => return None,
+            Ok(Some(handler)) => {
+                forked.handler = Some(handler);
+                Ok(())
+            }
+            Err(err) => Err(err),
+        };
+        Some((forked, built))
+    }
+
     fn invoke(&mut self, event: &[u8], context: &Context) -> Result<(), Error> {
         self.response.clear();
         let Some(handler) = self.handler.as_mut() else {
@@ -166,6 +184,33 @@ unsafe extern "C" fn init<F: Function>(instance: *mut *mut c_void, outcome: *mut
     unsafe {
         *outcome = report;
         *instance = Box::into_raw(Box::new(built)).cast();
+    }
+}
+
+unsafe extern "C" fn fork(
+    instance: *mut c_void,
+    forked: *mut *mut c_void,
+    outcome: *mut Outcome<'static>,
+) {
+    // SAFETY: `instance` came from `init`, and no call on it runs during `fork`.
+    let parent = unsafe { &*instance.cast::<Instance>() };
+    let built = std::panic::catch_unwind(AssertUnwindSafe(|| parent.fork()))
+        .unwrap_or_else(|_| Some((Instance::empty(), Err(glue_failure()))));
+    let (report, new) = match built {
+        Some((mut new, result)) => {
+            let report = new.outcome(result);
+            (report, Box::into_raw(Box::new(new)).cast())
+        }
+        None => {
+            let mut report = Outcome::unset();
+            report.status = Outcome::OK;
+            (report, std::ptr::null_mut())
+        }
+    };
+    // SAFETY: the loader passes pointers it owns.
+    unsafe {
+        *outcome = report;
+        *forked = new;
     }
 }
 

@@ -83,6 +83,7 @@ mod tests {
             memory_mb: 256,
             log_group: None,
             log_stream: None,
+            max_concurrency: 1,
         })
     }
 

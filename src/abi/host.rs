@@ -12,7 +12,7 @@ use super::fields::Scratch;
 use super::{ABI_VERSION, Bytes, FunctionTable, Outcome};
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::Handler;
+use crate::handler::{Fork, Handler};
 
 /// Why a handler library could not be loaded: the init error the layer's `bootstrap` reports.
 ///
@@ -178,7 +178,40 @@ impl LoadedHandler {
     }
 }
 
+/// A parent instance, for the worker thread that forks it.
+struct Parent(&'static FunctionTable, *mut c_void);
+
+// SAFETY: the contract lets `fork` be called from the thread that will use the new instance,
+// while no other call on the parent runs: the loop forks every worker before its first invoke.
+unsafe impl Send for Parent {}
+
+impl Parent {
+    fn fork(self) -> Result<Option<Box<dyn Handler>>, Error> {
+        let Parent(table, instance) = self;
+        let mut forked = std::ptr::null_mut();
+        let mut outcome = Outcome::unset();
+        // SAFETY: the instance is alive (the loop keeps it until the process ends) and idle.
+        unsafe { (table.fork)(instance, &mut forked, &mut outcome) };
+        if forked.is_null() {
+            return Ok(None);
+        }
+        let handler = LoadedHandler {
+            table,
+            instance: forked,
+            scratch: Scratch::default(),
+        };
+        // SAFETY: the outcome points into the new instance, untouched since `fork`.
+        unsafe { read(&outcome) }?;
+        Ok(Some(Box::new(handler) as Box<dyn Handler>))
+    }
+}
+
 impl Handler for LoadedHandler {
+    fn fork(&self) -> Option<Fork> {
+        let parent = Parent(self.table, self.instance);
+        Some(Box::new(move || parent.fork()))
+    }
+
     fn call(
         &mut self,
         event: &[u8],
@@ -335,6 +368,7 @@ mod tests {
             abi_version: exported.abi_version,
             lamina_version: exported.lamina_version,
             init: exported.init,
+            fork: exported.fork,
             invoke: exported.invoke,
             free: exported.free,
         }

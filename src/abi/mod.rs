@@ -9,11 +9,15 @@
 //! ```
 //!
 //! The table starts with [`ABI_VERSION`], so a loader can check the version before it reads
-//! anything else, and holds three functions:
+//! anything else, and holds four functions:
 //!
 //! - `init(&mut instance, &mut outcome)`: builds the handler (runs the user's `init`), once,
 //!   before the first invocation. It always stores an instance, even when `outcome` reports an
 //!   init error, so the loader can `free` it.
+//! - `fork(instance, &mut forked, &mut outcome)` (since version 2): builds one more instance of
+//!   the same function for another worker thread, sharing the first one's state. It stores null
+//!   (and reports success) when the function cannot be served from several threads (its state
+//!   is not `Sync`); otherwise an instance, even when `outcome` reports an error.
 //! - `invoke(instance, event, &fields, &mut outcome)`: runs one invocation.
 //! - `free(instance)`: drops the handler and its state.
 //!
@@ -24,7 +28,11 @@
 //! panic before it reaches the boundary; under `panic = "abort"` the library's own panic hook
 //! reports the failure to the Runtime API before the process dies, as in bin mode.
 //!
-//! Calls come from one thread, one at a time. The library reads the function's identity
+//! Which calls may overlap: calls on one instance never do, and come from one thread, the one that
+//! built the instance (`init`'s or `fork`'s caller). `fork` is called on the thread that will use
+//! the new instance, and never while any `invoke` runs; once every worker has forked, `invoke`s
+//! on different instances run at the same time on their own threads (Managed Instances,
+//! `AWS_LAMBDA_MAX_CONCURRENCY`). The library reads the function's identity
 //! (`AWS_LAMBDA_FUNCTION_NAME` and so on) from the process environment it shares with the loader.
 
 #![allow(unsafe_code)]
@@ -71,6 +79,12 @@ pub struct FunctionTable {
     pub lamina_version: Bytes<'static>,
     /// Builds the handler. Writes the new instance to its first argument in every case.
     pub init: unsafe extern "C" fn(instance: *mut *mut c_void, outcome: *mut Outcome<'static>),
+    /// Builds one more instance sharing `instance`'s state, or stores null when it cannot.
+    pub fork: unsafe extern "C" fn(
+        instance: *mut c_void,
+        forked: *mut *mut c_void,
+        outcome: *mut Outcome<'static>,
+    ),
     /// Runs one invocation on an instance `init` returned.
     pub invoke: unsafe extern "C" fn(
         instance: *mut c_void,

@@ -9,7 +9,7 @@ use super::response::{self, IntoResponse};
 use super::settings::Settings;
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{Handler, TaskRuntime};
+use crate::handler::{Fork, Handler, Share, TaskRuntime, tokio_error, unpack};
 use crate::logging;
 use crate::trace_env::TraceEnv;
 
@@ -18,16 +18,23 @@ use crate::trace_env::TraceEnv;
 pub(crate) struct HttpHandler<S: 'static, F> {
     runtime: TaskRuntime,
     state: &'static S,
+    share: Share<S>,
     handler: F,
     settings: Settings,
     trace_env: TraceEnv,
 }
 
 impl<S: 'static, F> HttpHandler<S, F> {
-    pub(crate) fn new(runtime: TaskRuntime, state: &'static S, handler: F) -> Result<Self, Error> {
+    pub(crate) fn new(
+        runtime: TaskRuntime,
+        state: &'static S,
+        share: Share<S>,
+        handler: F,
+    ) -> Result<Self, Error> {
         Ok(HttpHandler {
             runtime,
             state,
+            share,
             handler,
             settings: Settings::from_env()?,
             trace_env: TraceEnv::new(),
@@ -38,10 +45,22 @@ impl<S: 'static, F> HttpHandler<S, F> {
 impl<S, F, Fut, R> Handler for HttpHandler<S, F>
 where
     S: 'static,
-    F: Fn(Request, Context, &'static S) -> Fut,
+    F: Fn(Request, Context, &'static S) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<R, Error>>,
     R: IntoResponse,
 {
+    fn fork(&self) -> Option<Fork> {
+        let state = self.share.pack(self.state)?;
+        let share = self.share.clone();
+        let handler = self.handler.clone();
+        Some(Box::new(move || {
+            let runtime = TaskRuntime::new().map_err(tokio_error)?;
+            let state = unpack::<S>(state)?;
+            let handler = HttpHandler::new(runtime, state, share, handler)?;
+            Ok(Some(Box::new(handler) as Box<dyn Handler>))
+        }))
+    }
+
     fn call(
         &mut self,
         event: &[u8],

@@ -6,7 +6,14 @@
 //! be out before that; writing each line as it comes would make every log call a syscall. The
 //! buffer is one per process (per copy of lamina), behind a mutex, so lines from other threads
 //! and tasks join it whole, in the order they finished.
+//!
+//! Which invocation a line belongs to: the one its thread is running, on a worker thread (with
+//! `AWS_LAMBDA_MAX_CONCURRENCY` > 1 each worker runs its own); on any other thread (a blocking
+//! task, a thread the handler started), the one in flight when there is exactly one, as there
+//! always is without concurrency. When one invocation ends, every line waiting is written,
+//! each already carrying its own request id.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -25,15 +32,19 @@ static SINK: Mutex<Sink> = Mutex::new(Sink {
     buf: String::new(),
     output: Output::Stdout,
     format: None,
-    request_id: String::new(),
-    tenant_id: String::new(),
-    trace_id: String::new(),
+    scopes: Vec::new(),
 });
 
-/// How many [`Invocation`] guards are alive (the loop's and the handler's). It changes from and
-/// to zero only under the [`SINK`] lock, so a line sees it agree with the request id; a nested
-/// guard, and a flush with nothing waiting, take no lock at all.
-static DEPTH: AtomicU32 = AtomicU32::new(0);
+/// How many invocations are in flight: threads with an outermost [`Invocation`] alive. It changes
+/// only under the [`SINK`] lock, so a line sees it agree with the scopes' ids; a nested guard,
+/// and a flush with nothing waiting, take no lock at all.
+static ACTIVE: AtomicU32 = AtomicU32::new(0);
+
+thread_local! {
+    /// This thread's slot in `Sink::scopes` (once it has entered a scope) and how many of its
+    /// [`Invocation`] guards are alive (the loop's and the handler's, in bin mode).
+    static HERE: Cell<(Option<usize>, u32)> = const { Cell::new((None, 0)) };
+}
 
 /// Whether lines are waiting in the buffer.
 static PENDING: AtomicBool = AtomicBool::new(false);
@@ -43,11 +54,28 @@ struct Sink {
     output: Output,
     /// `None` until [`configure`] or the first line, which reads the environment.
     format: Option<Format>,
+    /// One per thread that has run an invocation; its strings are reused.
+    scopes: Vec<Ids>,
+}
+
+/// What each line of one invocation carries.
+#[derive(Default)]
+struct Ids {
+    active: bool,
     request_id: String,
     /// Empty when the invocation has none.
     tenant_id: String,
     /// Empty when the invocation is not sampled.
     trace_id: String,
+}
+
+/// The ids for a line written on this thread now.
+fn ids(scopes: &[Ids]) -> Option<&Ids> {
+    match HERE.get() {
+        (Some(slot), depth) if depth > 0 => Some(&scopes[slot]),
+        _ if ACTIVE.load(Ordering::Acquire) == 1 => scopes.iter().find(|ids| ids.active),
+        _ => None,
+    }
 }
 
 impl Sink {
@@ -100,11 +128,11 @@ pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
             .unwrap_or_default(),
         Format::Text => Duration::ZERO,
     };
-    let in_invocation = DEPTH.load(Ordering::Acquire) > 0;
-    let scope = in_invocation.then(|| Scope {
-        request_id: &sink.request_id,
-        tenant_id: Some(sink.tenant_id.as_str()).filter(|t| !t.is_empty()),
-        trace_id: Some(sink.trace_id.as_str()).filter(|t| !t.is_empty()),
+    let in_invocation = ACTIVE.load(Ordering::Acquire) > 0;
+    let scope = ids(&sink.scopes).map(|ids| Scope {
+        request_id: &ids.request_id,
+        tenant_id: Some(ids.tenant_id.as_str()).filter(|t| !t.is_empty()),
+        trace_id: Some(ids.trace_id.as_str()).filter(|t| !t.is_empty()),
     });
     line::write_line(
         &mut sink.buf,
@@ -139,8 +167,9 @@ pub(crate) fn flush_if_free() {
     }
 }
 
-/// An invocation's logging scope: while one is alive, every line carries the invocation's
-/// request id (and sampled trace id) and waits in the buffer; dropping it writes the buffer out.
+/// An invocation's logging scope: while one is alive, every line of its thread carries the
+/// invocation's request id (and sampled trace id) and waits in the buffer; dropping it writes
+/// the buffer out.
 ///
 /// The handler side enters one around the user's code, so the copy of lamina that runs the
 /// handler flushes before its result goes back; the invoke loop enters one around the whole
@@ -154,39 +183,50 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// Starts the scope of the invocation `context` describes.
     pub(crate) fn enter(context: &Context) -> Invocation {
-        let nested = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
-            (depth > 0).then_some(depth + 1)
-        });
-        if nested.is_err() {
-            let mut sink = lock();
-            sink.write_out();
-            sink.request_id.clear();
-            sink.request_id.push_str(context.request_id());
-            sink.tenant_id.clear();
-            sink.tenant_id.push_str(context.tenant_id().unwrap_or(""));
-            sink.trace_id.clear();
-            if let Some(root) = sampled_root(context) {
-                root.push_to(&mut sink.trace_id);
-            }
-            DEPTH.fetch_add(1, Ordering::AcqRel);
+        let (slot, depth) = HERE.get();
+        if depth > 0 {
+            HERE.set((slot, depth + 1));
+            return Invocation { _scope: () };
         }
+        let mut sink = lock();
+        if ACTIVE.load(Ordering::Acquire) == 0 {
+            sink.write_out();
+        }
+        let slot = slot.unwrap_or_else(|| {
+            sink.scopes.push(Ids::default());
+            sink.scopes.len() - 1
+        });
+        let ids = &mut sink.scopes[slot];
+        ids.active = true;
+        ids.request_id.clear();
+        ids.request_id.push_str(context.request_id());
+        ids.tenant_id.clear();
+        ids.tenant_id.push_str(context.tenant_id().unwrap_or(""));
+        ids.trace_id.clear();
+        if let Some(root) = sampled_root(context) {
+            root.push_to(&mut ids.trace_id);
+        }
+        HERE.set((Some(slot), 1));
+        ACTIVE.fetch_add(1, Ordering::AcqRel);
         Invocation { _scope: () }
     }
 }
 
 impl Drop for Invocation {
     fn drop(&mut self) {
-        let inner = DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |depth| {
-            (depth > 1).then_some(depth - 1)
-        });
-        if inner.is_ok() {
+        let (slot, depth) = HERE.get();
+        HERE.set((slot, depth - 1));
+        if depth > 1 {
             flush();
         } else {
             // The outermost scope: under the lock, so a line from another thread is either in
             // this write or written directly after it.
             let mut sink = lock();
             sink.write_out();
-            DEPTH.store(0, Ordering::Release);
+            if let Some(slot) = slot {
+                sink.scopes[slot].active = false;
+            }
+            ACTIVE.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

@@ -11,6 +11,8 @@ const FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
 const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 const LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
+/// How many invocations Lambda Managed Instances may hand this process at once.
+pub(crate) const MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 
 /// The function's identity, the same for every invocation of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub(crate) struct FunctionConfig {
     pub(crate) memory_mb: u32,
     pub(crate) log_group: Option<String>,
     pub(crate) log_stream: Option<String>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`: 1 unless Managed Instances set it higher.
+    pub(crate) max_concurrency: u32,
 }
 
 impl FunctionConfig {
@@ -44,6 +48,7 @@ impl FunctionConfig {
             memory_mb,
             log_group: var(LOG_GROUP_NAME).filter(|v| !v.is_empty()),
             log_stream: var(LOG_STREAM_NAME).filter(|v| !v.is_empty()),
+            max_concurrency: max_concurrency(&var)?,
         })
     }
 
@@ -58,7 +63,23 @@ impl FunctionConfig {
                 .unwrap_or(128),
             log_group: var(LOG_GROUP_NAME),
             log_stream: var(LOG_STREAM_NAME),
+            max_concurrency: 1,
         })
+    }
+}
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, or 1 when it is unset or empty.
+pub(crate) fn max_concurrency(var: impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    let Some(value) = var(MAX_CONCURRENCY).filter(|v| !v.trim().is_empty()) else {
+        return Ok(1);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(ConfigError::malformed(
+            MAX_CONCURRENCY,
+            &value,
+            "a whole number of invocations, at least 1",
+        )),
     }
 }
 
@@ -94,8 +115,26 @@ mod tests {
                 memory_mb: 512,
                 log_group: Some("/aws/lambda/orders".into()),
                 log_stream: Some("2026/11/23/[7]abc".into()),
+                max_concurrency: 1,
             }
         );
+    }
+
+    #[test]
+    fn max_concurrency_is_one_unless_set_and_must_be_a_positive_number() {
+        let with = |value: &str| {
+            let mut pairs = FULL.to_vec();
+            pairs.push((MAX_CONCURRENCY, value));
+            FunctionConfig::from_env(env(&pairs)).map(|c| c.max_concurrency)
+        };
+        assert_eq!(with("").unwrap(), 1);
+        assert_eq!(with("1").unwrap(), 1);
+        assert_eq!(with(" 64 ").unwrap(), 64);
+        for bad in ["0", "-2", "eight", "1.5"] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.variable(), MAX_CONCURRENCY);
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
     }
 
     #[test]

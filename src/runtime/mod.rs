@@ -4,6 +4,14 @@
 //! freezes the process between them, so the loop blocks on one keep-alive socket and hands each
 //! event to the handler, which runs the user's future to completion on a tokio runtime built once
 //! in INIT. No thread, task or poll stands between the socket and the handler.
+//!
+//! Lambda Managed Instances hand one process up to `AWS_LAMBDA_MAX_CONCURRENCY` invocations at
+//! once. Then the same loop runs on that many threads, each a worker with its own keep-alive
+//! connection, its own handler (from [`Handler::fork`]: the shared state, its own
+//! current-thread tokio runtime) and so its own `/next` long-poll, as Lambda expects. A handler
+//! that hogs its thread (CPU-bound work, a blocking call) delays only its own invocation: no
+//! worker waits on another's executor to poll `/next` or post an outcome. The process ends when
+//! every worker has stopped on a Runtime API failure.
 
 pub(crate) mod api;
 pub(crate) mod config;
@@ -12,7 +20,7 @@ pub(crate) mod http;
 pub(crate) mod panic;
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::error::{ApiError, ApiErrorKind, Error, ResponseTooLarge};
@@ -63,6 +71,9 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
     // INIT is over: lamina's subscriber becomes the process's, unless `init` installed one.
     drop(logging);
     match started {
+        Ok((function, handler)) if function.max_concurrency > 1 => {
+            serve_concurrently(api, &function, handler)
+        }
         Ok((function, handler)) => invoke_loop(&mut api, &function, handler),
         Err(err) => {
             let err = err.into_init_error();
@@ -82,6 +93,72 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves up to `function.max_concurrency` invocations at once: this thread and one worker
+/// thread per forked handler, each with its own connection.
+fn serve_concurrently<H: Handler>(
+    mut api: RuntimeApi,
+    function: &Arc<FunctionConfig>,
+    handler: H,
+) -> ExitCode {
+    let workers = function.max_concurrency;
+    let (ready, started) = mpsc::channel();
+    let mut threads = Vec::new();
+    for index in 1..workers {
+        let Some(fork) = handler.fork() else { break };
+        let (endpoint, function, ready) =
+            (api.endpoint().clone(), Arc::clone(function), ready.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("lamina-worker-{index}"))
+            .spawn(move || {
+                let handler = match panic::catch(fork) {
+                    Ok(Some(handler)) => handler,
+                    Ok(None) => return drop(ready.send(Ok(false))),
+                    Err(err) => return drop(ready.send(Err(err))),
+                };
+                let _ = ready.send(Ok(true));
+                drop(ready);
+                let mut api = RuntimeApi::new(endpoint);
+                invoke_loop(&mut api, &function, handler);
+            });
+        match spawned {
+            Ok(thread) => threads.push(thread),
+            Err(err) => tracing::error!("could not start worker thread {index}: {err}"),
+        }
+    }
+    drop(ready);
+    // Every worker builds its handler before this thread's first invocation: a handler library
+    // is forked only while its first instance is idle (see `lamina::abi`).
+    let mut serving = 1;
+    for built in started {
+        match built {
+            Ok(true) => serving += 1,
+            Ok(false) => {}
+            Err(err) => tracing::error!(
+                error_type = err.error_type(),
+                "a worker could not build its handler: {}",
+                err.message()
+            ),
+        }
+    }
+    if serving == 1 {
+        tracing::warn!(
+            "{} is {workers}, but this function serves one invocation at a time: its state is \
+             not `Sync`, so it cannot be shared by worker threads. Make it `Sync` (put what \
+             changes behind a `Mutex` or atomics) to serve {workers} at once",
+            config::MAX_CONCURRENCY
+        );
+    } else if serving < workers {
+        tracing::warn!("serving {serving} invocations at once of the {workers} asked for");
+    }
+    let code = invoke_loop(&mut api, function, handler);
+    for thread in threads {
+        if thread.join().is_err() {
+            tracing::error!("a worker thread ended with a panic outside any invocation");
+        }
+    }
+    code
 }
 
 fn invoke_loop<H: Handler>(

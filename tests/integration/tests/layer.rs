@@ -593,3 +593,51 @@ fn http_functions_answer_alike_in_both_modes() {
         r#"{"id":42,"currency":"EUR","fields":null}"#
     );
 }
+
+/// Managed Instances on the runtime layer: the bootstrap's workers call into the handler library
+/// at the same time, each on an instance forked from the first.
+#[test]
+fn a_handler_library_serves_concurrent_invocations_from_forked_instances() {
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(&[("libconcurrent.so", layer_library("concurrent"))]);
+    let mut function = sandbox.start(&api, "concurrent", &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);
+    let ids: Vec<String> = (0..4)
+        .map(|_| api.enqueue(Event::json(r#"{"wait_for":4}"#)))
+        .collect();
+    for id in &ids {
+        let outcome = api
+            .wait_outcome(id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome for {id}:\n{}", function.output()));
+        let body = json(&outcome);
+        assert_eq!(body["peak"], json!(4), "{body}");
+    }
+    // (The library's std does not know the names the bootstrap gave its threads; connections
+    // tell the workers apart.)
+    let connections: std::collections::HashSet<usize> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.connection)
+        .collect();
+    assert_eq!(connections.len(), 4);
+    function.stop();
+}
+
+#[test]
+fn a_handler_library_whose_state_is_not_sync_serves_one_at_a_time() {
+    let api = Emulator::start();
+    let sandbox =
+        LambdaSandbox::with_layer(&[("libunshared_state.so", layer_library("unshared_state"))]);
+    let function = sandbox.start(
+        &api,
+        "unshared_state",
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "3")],
+    );
+    let ids: Vec<String> = (0..4).map(|_| api.enqueue(Event::json("{}"))).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let outcome = api.wait_outcome(id, WAIT).expect("an outcome");
+        assert_eq!(json(&outcome), json!(n + 1));
+    }
+    let output = function.wait_output("is not `Sync`");
+    assert!(output.contains("is not `Sync`"), "{output}");
+}

@@ -37,10 +37,26 @@ unsafe extern "C" fn invoke(
 
 unsafe extern "C" fn free(_: *mut c_void) {}
 
+/// Never shared: the probe serves one invocation at a time.
+unsafe extern "C" fn fork(
+    _: *mut c_void,
+    forked: *mut *mut c_void,
+    outcome: *mut Outcome<'static>,
+) {
+    let mut report = Outcome::unset();
+    report.status = Outcome::OK;
+    // SAFETY: the loader owns both pointers.
+    unsafe {
+        *forked = std::ptr::null_mut();
+        *outcome = report;
+    }
+}
+
 static TABLE: FunctionTable = FunctionTable {
     abi_version: ABI_VERSION,
     lamina_version: Bytes::new(env!("CARGO_PKG_VERSION").as_bytes()),
     init,
+    fork,
     invoke,
     free,
 };

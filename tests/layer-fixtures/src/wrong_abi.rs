@@ -10,6 +10,10 @@ unsafe extern "C" fn never_init(_: *mut *mut c_void, _: *mut Outcome<'static>) {
     std::process::abort();
 }
 
+unsafe extern "C" fn never_fork(_: *mut c_void, _: *mut *mut c_void, _: *mut Outcome<'static>) {
+    std::process::abort();
+}
+
 unsafe extern "C" fn never_invoke(
     _: *mut c_void,
     _: Bytes<'_>,
@@ -27,6 +31,7 @@ static TABLE: FunctionTable = FunctionTable {
     abi_version: ABI_VERSION + 1,
     lamina_version: Bytes::new(b"9.9.9"),
     init: never_init,
+    fork: never_fork,
     invoke: never_invoke,
     free: never_free,
 };

@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::os::fd::RawFd;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,6 +40,14 @@ pub trait Handler {
     fn fork(&self) -> Option<Fork> {
         None
     }
+
+    /// Called between invocations, once the loop has asked `/next` and waits for its answer on
+    /// `socket`: runs the tasks left on the handler's tokio runtime (a refresher `init` spawned,
+    /// a flush a handler left behind) until the socket is readable. Returns at once when there
+    /// are none, so a function that spawns nothing pays one load per invocation.
+    fn until_readable(&mut self, socket: RawFd) {
+        let _ = socket;
+    }
 }
 
 /// What [`Handler::fork`] returns: sent to a worker thread, which calls it to build its handler.
@@ -56,6 +65,10 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn fork(&self) -> Option<Fork> {
         (**self).fork()
+    }
+
+    fn until_readable(&mut self, socket: RawFd) {
+        (**self).until_readable(socket);
     }
 }
 
@@ -128,7 +141,10 @@ impl<R: Serialize, E: IntoError> Outcome for Result<R, E> {
 /// limit, for every `spawn_blocking` task still running (a model still loading, say), so the
 /// init error would reach Lambda only when the task ended, or never (Lambda then reports an init
 /// timeout instead). The process is about to end, which stops those tasks anyway.
-pub(crate) struct TaskRuntime(Option<tokio::runtime::Runtime>);
+pub(crate) struct TaskRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    metrics: tokio::runtime::RuntimeMetrics,
+}
 
 impl TaskRuntime {
     /// A current-thread runtime with I/O and timers.
@@ -136,12 +152,30 @@ impl TaskRuntime {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok(TaskRuntime(Some(runtime)))
+        Ok(TaskRuntime {
+            metrics: runtime.metrics(),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Runs this runtime's tasks, if it has any, until `socket` is readable (see
+    /// [`Handler::until_readable`]).
+    ///
+    /// The wait for the socket runs on the runtime's blocking pool, so this thread drives the
+    /// tasks meanwhile; with no task alive the loop reads the socket at once, as before.
+    pub(crate) fn run_until_readable(&self, socket: RawFd) {
+        let Some(runtime) = &self.runtime else { return };
+        if self.metrics.num_alive_tasks() == 0 {
+            return;
+        }
+        let readable = runtime.spawn_blocking(move || wait_readable(socket));
+        // A failed wait (the pool is shutting down) leaves the read to find out.
+        let _ = self.block_on(readable);
     }
 
     /// Runs `future` to completion on this thread.
     pub(crate) fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        match &self.0 {
+        match &self.runtime {
             Some(runtime) => runtime.block_on(future),
             // Only `drop` takes the runtime out.
             None => unreachable!("the runtime is used after it was dropped"),
@@ -149,9 +183,23 @@ impl TaskRuntime {
     }
 }
 
+/// Blocks until `socket` is readable, closed or failed.
+fn wait_readable(socket: RawFd) {
+    let mut poll = libc::pollfd {
+        fd: socket,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`; the socket stays open while the loop waits on this call.
+    #[allow(unsafe_code)]
+    while unsafe { libc::poll(&mut poll, 1, -1) } < 0
+        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+    {}
+}
+
 impl Drop for TaskRuntime {
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
+        if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
@@ -199,6 +247,10 @@ where
     Fut::Output: Outcome,
     E: DeserializeOwned + 'static,
 {
+    fn until_readable(&mut self, socket: RawFd) {
+        self.runtime.run_until_readable(socket);
+    }
+
     fn fork(&self) -> Option<Fork> {
         let state = self.share.pack(self.state)?;
         let share = self.share.clone();

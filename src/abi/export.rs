@@ -29,6 +29,7 @@ impl<F: Function> Table<F> {
         init: init::<F>,
         fork,
         invoke,
+        idle,
         free,
     };
 }
@@ -232,6 +233,16 @@ unsafe extern "C" fn invoke(
     let report = instance.outcome(result);
     // SAFETY: the loader owns `outcome`.
     unsafe { *outcome = report };
+}
+
+unsafe extern "C" fn idle(instance: *mut c_void, socket: i32) {
+    // SAFETY: `instance` came from `init` or `fork`, and the loader calls one function at a time
+    // on it.
+    let instance = unsafe { &mut *instance.cast::<Instance>() };
+    if let Some(handler) = instance.handler.as_mut() {
+        // A panic in a background task stays in its task; one here is lamina's own.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| handler.until_readable(socket)));
+    }
 }
 
 unsafe extern "C" fn free(instance: *mut c_void) {

@@ -207,6 +207,11 @@ impl Parent {
 }
 
 impl Handler for LoadedHandler {
+    fn until_readable(&mut self, socket: std::os::fd::RawFd) {
+        // SAFETY: the instance is alive and idle.
+        unsafe { (self.table.idle)(self.instance, socket) };
+    }
+
     fn fork(&self) -> Option<Fork> {
         let parent = Parent(self.table, self.instance);
         Some(Box::new(move || parent.fork()))
@@ -369,6 +374,7 @@ mod tests {
             lamina_version: exported.lamina_version,
             init: exported.init,
             fork: exported.fork,
+            idle: exported.idle,
             invoke: exported.invoke,
             free: exported.free,
         }

@@ -19,6 +19,9 @@
 //!   (and reports success) when the function cannot be served from several threads (its state
 //!   is not `Sync`); otherwise an instance, even when `outcome` reports an error.
 //! - `invoke(instance, event, &fields, &mut outcome)`: runs one invocation.
+//! - `idle(instance, socket)` (since version 2): called between invocations while the loader
+//!   waits for `/next` on `socket` (a file descriptor); runs the instance's background tasks
+//!   until the socket is readable, or returns at once when there are none.
 //! - `free(instance)`: drops the handler and its state.
 //!
 //! Only bytes and plain integers cross: the event, the invocation's [`InvocationFields`] and an
@@ -92,6 +95,8 @@ pub struct FunctionTable {
         fields: *const InvocationFields<'_>,
         outcome: *mut Outcome<'static>,
     ),
+    /// Runs `instance`'s background tasks until `socket` is readable.
+    pub idle: unsafe extern "C" fn(instance: *mut c_void, socket: i32),
     /// Drops an instance `init` returned.
     pub free: unsafe extern "C" fn(instance: *mut c_void),
 }

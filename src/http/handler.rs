@@ -49,6 +49,10 @@ where
     Fut: Future<Output = Result<R, Error>>,
     R: IntoResponse,
 {
+    fn until_readable(&mut self, socket: std::os::fd::RawFd) {
+        self.runtime.run_until_readable(socket);
+    }
+
     fn fork(&self) -> Option<Fork> {
         let state = self.share.pack(self.state)?;
         let share = self.share.clone();

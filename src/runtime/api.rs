@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,11 +82,16 @@ impl RuntimeApi {
         self.http.endpoint()
     }
 
-    /// Waits for the next invocation.
-    pub(crate) fn next(&mut self, function: &Arc<FunctionConfig>) -> Result<Next<'_>, ApiError> {
+    /// Waits for the next invocation; `idle` is called with the socket while the answer is
+    /// awaited (see [`crate::handler::Handler::until_readable`]).
+    pub(crate) fn next(
+        &mut self,
+        function: &Arc<FunctionConfig>,
+        idle: &mut dyn FnMut(RawFd),
+    ) -> Result<Next<'_>, ApiError> {
         let response = self
             .http
-            .request("GET", NEXT, &[], b"")
+            .request_waiting("GET", NEXT, &[], b"", idle)
             .map_err(|e| io_error(NEXT, e))?;
         match response.status {
             200 => Ok(match Context::from_headers(response.headers(), function) {

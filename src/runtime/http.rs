@@ -8,6 +8,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use crate::runtime::endpoint::Endpoint;
@@ -41,6 +42,11 @@ type Span = (usize, usize, usize, usize);
 pub(crate) trait Transport: Read + Write + Sized {
     /// Opens a connection to `endpoint` whose reads and writes give up after `timeout`.
     fn open(endpoint: &Endpoint, timeout: Option<Duration>) -> io::Result<Self>;
+
+    /// The socket, for a wait until it is readable; `None` when there is none to wait on.
+    fn socket(&self) -> Option<RawFd> {
+        None
+    }
 }
 
 impl Transport for TcpStream {
@@ -52,6 +58,10 @@ impl Transport for TcpStream {
         stream.set_read_timeout(timeout)?;
         stream.set_write_timeout(timeout)?;
         Ok(stream)
+    }
+
+    fn socket(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
     }
 }
 
@@ -151,9 +161,22 @@ impl<T: Transport> HttpClient<T> {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response<'_>> {
+        self.request_waiting(method, path, headers, body, &mut |_| {})
+    }
+
+    /// [`HttpClient::request`], calling `wait` with the socket once the request is sent, when
+    /// the answer is not already buffered; the answer is read when `wait` returns.
+    pub(crate) fn request_waiting(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        wait: &mut dyn FnMut(RawFd),
+    ) -> io::Result<Response<'_>> {
         let mut retries = RETRY_DELAYS.iter();
         loop {
-            match self.exchange(method, path, headers, body) {
+            match self.exchange(method, path, headers, body, wait) {
                 Ok(()) => break,
                 Err(err) => {
                     self.stream = None;
@@ -181,6 +204,7 @@ impl<T: Transport> HttpClient<T> {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
+        wait: &mut dyn FnMut(RawFd),
     ) -> io::Result<()> {
         if self.stream.is_none() {
             self.stream = Some(self.connect()?);
@@ -188,6 +212,11 @@ impl<T: Transport> HttpClient<T> {
             self.read_len = 0;
         }
         self.write_request(method, path, headers, body)?;
+        if self.read_pos == self.read_len {
+            if let Some(socket) = self.stream.as_ref().and_then(Transport::socket) {
+                wait(socket);
+            }
+        }
         let keep_alive = self.read_response(method == "HEAD")?;
         if !keep_alive {
             self.stream = None;

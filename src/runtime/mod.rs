@@ -168,7 +168,7 @@ fn invoke_loop<H: Handler>(
 ) -> ExitCode {
     let mut response = Vec::with_capacity(4096);
     loop {
-        let next = match api.next(function) {
+        let next = match api.next(function, &mut |socket| handler.until_readable(socket)) {
             Ok(next) => next,
             Err(err) => return fatal(err),
         };

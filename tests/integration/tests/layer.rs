@@ -641,3 +641,40 @@ fn a_handler_library_whose_state_is_not_sync_serves_one_at_a_time() {
     let output = function.wait_output("is not `Sync`");
     assert!(output.contains("is not `Sync`"), "{output}");
 }
+
+/// Tasks that `init` or a handler spawned run while the loop waits for the next invocation, in
+/// both modes.
+#[test]
+fn background_tasks_make_progress_between_invocations() {
+    for mode in [Mode::Bin, Mode::Layer] {
+        let api = Emulator::start();
+        let sandbox;
+        let mut function = match mode {
+            Mode::Bin => Function::start(abort_build("background"), &api, &[]),
+            Mode::Layer => {
+                sandbox =
+                    LambdaSandbox::with_layer(&[("libbackground.so", layer_library("background"))]);
+                sandbox.start(&api, "background", &[])
+            }
+        };
+        let ticks = |event: &str| {
+            let id = api.enqueue(Event::json(event));
+            let outcome = api
+                .wait_outcome(&id, WAIT)
+                .unwrap_or_else(|| panic!("{mode:?}: no outcome:\n{}", function.output()));
+            json(&outcome).as_u64().unwrap()
+        };
+        let before = ticks(r#"{"spawn_log":"left behind, logged later"}"#);
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        // The task the handler left behind ran with no invocation in flight.
+        let output = function.wait_output("left behind, logged later");
+        assert!(
+            output.contains("left behind, logged later"),
+            "{mode:?}: {output}"
+        );
+        let after = ticks("{}");
+        // About 30 ticks of 20 ms in the 600 ms between; without the wait they would not move.
+        assert!(after >= before + 10, "{mode:?}: {before} → {after}");
+        function.stop();
+    }
+}

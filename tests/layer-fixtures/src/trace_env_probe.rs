@@ -37,6 +37,9 @@ unsafe extern "C" fn invoke(
 
 unsafe extern "C" fn free(_: *mut c_void) {}
 
+/// Nothing runs in the background here.
+unsafe extern "C" fn idle(_: *mut c_void, _: i32) {}
+
 /// Never shared: the probe serves one invocation at a time.
 unsafe extern "C" fn fork(
     _: *mut c_void,
@@ -58,6 +61,7 @@ static TABLE: FunctionTable = FunctionTable {
     init,
     fork,
     invoke,
+    idle,
     free,
 };
 

@@ -14,6 +14,10 @@ unsafe extern "C" fn never_fork(_: *mut c_void, _: *mut *mut c_void, _: *mut Out
     std::process::abort();
 }
 
+unsafe extern "C" fn never_idle(_: *mut c_void, _: i32) {
+    std::process::abort();
+}
+
 unsafe extern "C" fn never_invoke(
     _: *mut c_void,
     _: Bytes<'_>,
@@ -33,6 +37,7 @@ static TABLE: FunctionTable = FunctionTable {
     init: never_init,
     fork: never_fork,
     invoke: never_invoke,
+    idle: never_idle,
     free: never_free,
 };
 

@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 /// A boxed error from any source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -51,6 +52,9 @@ pub enum Error {
     Config(ConfigError),
     /// The Lambda Runtime API could not be reached or answered in a way lamina cannot go on from.
     RuntimeApi(ApiError),
+    /// The handler was still running at the deadline guard's margin and was cancelled
+    /// (`LAMINA_DEADLINE_MARGIN_MS`).
+    Timeout(TimeoutError),
 }
 
 impl Error {
@@ -107,6 +111,7 @@ impl Error {
     /// | [`Error::Panic`] | `Runtime.HandlerPanic` (`Runtime.InitPanic` from `init`) |
     /// | [`Error::Config`] | `Runtime.InvalidConfig` |
     /// | [`Error::RuntimeApi`] | `Runtime.ApiError` |
+    /// | [`Error::Timeout`] | `Runtime.HandlerTimeout` |
     pub fn error_type(&self) -> &str {
         match self {
             Error::Handler(e) => e.error_type(),
@@ -117,6 +122,7 @@ impl Error {
             Error::Panic(_) => "Runtime.HandlerPanic",
             Error::Config(_) => "Runtime.InvalidConfig",
             Error::RuntimeApi(_) => "Runtime.ApiError",
+            Error::Timeout(_) => "Runtime.HandlerTimeout",
         }
     }
 
@@ -129,7 +135,8 @@ impl Error {
             | Error::InvalidResponse(_)
             | Error::ResponseTooLarge(_)
             | Error::Panic(_)
-            | Error::Config(_) => None,
+            | Error::Config(_)
+            | Error::Timeout(_) => None,
             Error::RuntimeApi(e) => std::error::Error::source(e),
         };
         while let Some(err) = cause {
@@ -283,6 +290,7 @@ impl fmt::Display for Error {
             Error::Panic(e) => fmt::Display::fmt(e, f),
             Error::Config(e) => fmt::Display::fmt(e, f),
             Error::RuntimeApi(e) => fmt::Display::fmt(e, f),
+            Error::Timeout(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -549,6 +557,45 @@ impl fmt::Display for ResponseTooLarge {
 }
 
 impl std::error::Error for ResponseTooLarge {}
+
+/// The deadline guard cancelled a handler that was still running at its margin.
+#[derive(Debug)]
+pub struct TimeoutError {
+    margin: Duration,
+    ran: Duration,
+}
+
+impl TimeoutError {
+    pub(crate) fn new(margin: Duration, ran: Duration) -> Self {
+        TimeoutError { margin, ran }
+    }
+
+    /// The margin before the deadline (`LAMINA_DEADLINE_MARGIN_MS`).
+    pub fn margin(&self) -> Duration {
+        self.margin
+    }
+
+    /// How long the handler ran before it was cancelled.
+    pub fn ran(&self) -> Duration {
+        self.ran
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the handler was cancelled after {} ms, {} ms before the invocation's deadline \
+             (LAMINA_DEADLINE_MARGIN_MS={}); make it faster, raise the function's timeout, or \
+             lower the margin",
+            self.ran.as_millis(),
+            self.margin.as_millis(),
+            self.margin.as_millis()
+        )
+    }
+}
+
+impl std::error::Error for TimeoutError {}
 
 /// The handler or `init` panicked.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
+use crate::deadline::DeadlineGuard;
 use crate::error::{Error, EventError, IntoError, ResponseError, short_type_name};
 use crate::json;
 use crate::logging;
@@ -216,26 +217,29 @@ pub(crate) struct TypedHandler<S: 'static, F, E> {
     state: &'static S,
     share: Share<S>,
     handler: F,
+    deadline: DeadlineGuard,
     /// `_X_AMZN_TRACE_ID`, owned by this side: see [`crate::trace_env`].
     trace_env: TraceEnv,
     event: PhantomData<fn(E)>,
 }
 
 impl<S: 'static, F, E> TypedHandler<S, F, E> {
+    /// Fails on a malformed `LAMINA_DEADLINE_MARGIN_MS`.
     pub(crate) fn new(
         runtime: TaskRuntime,
         state: &'static S,
         share: Share<S>,
         handler: F,
-    ) -> Self {
-        TypedHandler {
+    ) -> Result<Self, Error> {
+        Ok(TypedHandler {
             runtime,
             state,
             share,
             handler,
+            deadline: DeadlineGuard::from_env()?,
             trace_env: TraceEnv::new(),
             event: PhantomData,
-        }
+        })
     }
 }
 
@@ -258,10 +262,8 @@ where
         Some(Box::new(move || {
             let runtime = TaskRuntime::new().map_err(tokio_error)?;
             let state = unpack::<S>(state)?;
-            Ok(Some(
-                Box::new(TypedHandler::<S, F, E>::new(runtime, state, share, handler))
-                    as Box<dyn Handler>,
-            ))
+            let handler = TypedHandler::<S, F, E>::new(runtime, state, share, handler)?;
+            Ok(Some(Box::new(handler) as Box<dyn Handler>))
         }))
     }
 
@@ -280,10 +282,11 @@ where
         self.trace_env.update(context.xray_trace_header());
         let event = decode_logged::<E>(event)?;
         let invocation = (self.handler)(event, context.clone(), self.state);
+        let invocation = self.deadline.run(context, invocation);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it
         // returns, here on the handler's side (in layer mode, inside the handler's library).
         let invocation = crate::xray::invocation(context, invocation);
-        let output = self.runtime.block_on(invocation).into_result()?;
+        let output = self.runtime.block_on(invocation)?.into_result()?;
         encode(&output, response)
     }
 }

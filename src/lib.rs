@@ -35,6 +35,7 @@ pub mod cache;
 #[cfg(feature = "compat")]
 pub mod compat;
 pub mod context;
+mod deadline;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;

@@ -153,7 +153,7 @@ impl JsonForm {
     {
         sink.accept(move || {
             let (runtime, state) = init_state(|| async { Ok::<(), Error>(()) })?;
-            Ok(TypedHandler::new(
+            TypedHandler::new(
                 runtime,
                 state,
                 Share::sync(),
@@ -161,7 +161,7 @@ impl JsonForm {
                     let output = handler(event, C::from_context(context));
                     async move { output.await.into_result() }
                 },
-            ))
+            )
         })
     }
 
@@ -191,7 +191,7 @@ impl JsonForm {
                 let state = init.call();
                 async move { state.await.into_result() }
             })?;
-            Ok(TypedHandler::new(
+            TypedHandler::new(
                 runtime,
                 state,
                 share,
@@ -199,7 +199,7 @@ impl JsonForm {
                     let output = handler(event, C::from_context(context), state);
                     async move { output.await.into_result() }
                 },
-            ))
+            )
         })
     }
 }

@@ -8,6 +8,7 @@ use super::request;
 use super::response::{self, IntoResponse};
 use super::settings::Settings;
 use crate::context::Context;
+use crate::deadline::DeadlineGuard;
 use crate::error::Error;
 use crate::handler::{Fork, Handler, Share, TaskRuntime, tokio_error, unpack};
 use crate::logging;
@@ -21,6 +22,7 @@ pub(crate) struct HttpHandler<S: 'static, F> {
     share: Share<S>,
     handler: F,
     settings: Settings,
+    deadline: DeadlineGuard,
     trace_env: TraceEnv,
 }
 
@@ -37,6 +39,7 @@ impl<S: 'static, F> HttpHandler<S, F> {
             share,
             handler,
             settings: Settings::from_env()?,
+            deadline: DeadlineGuard::from_env()?,
             trace_env: TraceEnv::new(),
         })
     }
@@ -83,8 +86,12 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        let invocation = crate::xray::invocation(context, respond(call));
-        let outcome = self.runtime.block_on(invocation);
+        let invocation = self.deadline.run(context, respond(call));
+        let invocation = crate::xray::invocation(context, invocation);
+        let outcome = self
+            .runtime
+            .block_on(invocation)
+            .and_then(|outcome| outcome);
         finish(outcome, source, &self.settings, context, response)
     }
 }

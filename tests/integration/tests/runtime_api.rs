@@ -11,6 +11,7 @@ const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 const CONTEXT: &str = env!("CARGO_BIN_EXE_context");
 const STATEFUL: &str = env!("CARGO_BIN_EXE_stateful");
 const BLOCKING_TASK: &str = env!("CARGO_BIN_EXE_blocking_task");
+const CONCURRENT: &str = env!("CARGO_BIN_EXE_concurrent");
 
 /// How long an exit may take with the fixture's 60 s blocking task still running: far less than
 /// the task, so only an exit that waited for it misses this bound.
@@ -412,6 +413,53 @@ fn without_an_invocation_id_nothing_is_echoed() {
         .find(|r| r.method == "POST")
         .unwrap();
     assert_eq!(post.header("lambda-runtime-invocation-id"), None);
+}
+
+/// The emulator's deadline is 30 s after `/next`; a margin of 29.7 s leaves the handler 300 ms.
+#[test]
+fn the_deadline_guard_cancels_a_handler_at_its_margin_with_its_lines_written() {
+    let api = Emulator::start();
+    let mut function = Function::start(
+        CONCURRENT,
+        &api,
+        &[
+            ("LAMINA_DEADLINE_MARGIN_MS", "29700"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    );
+    let slow = api.enqueue(Event::json(r#"{"sleep_ms":10000}"#));
+    let outcome = api.wait_outcome(&slow, Duration::from_secs(5));
+    let posted = outcome
+        .expect("cancelled well before the 10 s sleep")
+        .error()
+        .clone();
+    assert_eq!(
+        posted.error_type_header.as_deref(),
+        Some("Runtime.HandlerTimeout")
+    );
+    let message = posted.document["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("ms before the invocation's deadline (LAMINA_DEADLINE_MARGIN_MS=29700)"),
+        "{message}"
+    );
+    // The line the handler wrote before it was cancelled is out, with its request id.
+    let started = format!(r#""requestId":"{slow}""#);
+    let output = function.wait_output(&started);
+    assert!(output.contains(&started), "{output}");
+    // A quick one is untouched.
+    assert_eq!(json(&api.invoke(Event::json("{}")))["peak"], json!(1));
+}
+
+#[test]
+fn a_malformed_deadline_margin_is_an_init_error() {
+    let api = Emulator::start();
+    let mut function = Function::start(CONCURRENT, &api, &[("LAMINA_DEADLINE_MARGIN_MS", "soon")]);
+    let posted = api.wait_init_error(WAIT).expect("an init error");
+    assert_eq!(
+        posted.error_type_header.as_deref(),
+        Some("Runtime.InvalidConfig")
+    );
+    function.expect_exit();
 }
 
 #[test]

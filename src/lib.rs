@@ -48,6 +48,7 @@ pub mod logging;
 #[cfg(any(feature = "events", feature = "http"))]
 mod percent;
 mod runtime;
+pub mod shutdown;
 pub mod testing;
 mod trace_env;
 pub mod xray;

@@ -123,6 +123,66 @@ impl<S: 'static> ProbeNotSync<S> for ShareProbe<S> {
     }
 }
 
+/// A function's shutdown hook, or none: what the macro passes for `shutdown = path`.
+#[diagnostic::on_unimplemented(
+    message = "`shutdown` must be an `async fn(&{S})` (or `async fn()` without state) returning `()` or `Result<(), E>`",
+    label = "the shutdown hook",
+    note = "the hook runs on a thread of its own after SIGTERM and borrows the state there, so `{S}` must be `Sync`"
+)]
+pub trait Shutdown<S: 'static> {
+    /// Registers the hook, in INIT, once the state is built.
+    fn install(self, state: &'static S);
+}
+
+/// No `shutdown = ...`: nothing is registered and no signal handler installed.
+pub struct NoShutdown;
+
+impl<S: 'static> Shutdown<S> for NoShutdown {
+    fn install(self, _: &'static S) {}
+}
+
+/// `shutdown = path`, as a function of the state.
+pub struct Hook<F>(pub F);
+
+#[diagnostic::do_not_recommend]
+impl<S, F, Fut> Shutdown<S> for Hook<F>
+where
+    S: Sync + 'static,
+    F: FnOnce(&'static S) -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: HookOutcome,
+{
+    fn install(self, state: &'static S) {
+        let Hook(hook) = self;
+        crate::shutdown::install(Box::new(move || {
+            Box::pin(async move { hook(state).await.report() })
+        }));
+    }
+}
+
+/// What a shutdown hook returns: `()`, or a `Result` whose error is logged.
+pub trait HookOutcome {
+    /// Logs a failure.
+    fn report(self);
+}
+
+impl HookOutcome for () {
+    fn report(self) {}
+}
+
+impl<X: IntoError> HookOutcome for Result<(), X> {
+    fn report(self) {
+        if let Err(err) = self {
+            let err = err.into_error();
+            tracing::error!(
+                error_type = err.error_type(),
+                "the shutdown hook failed: {}",
+                err.message()
+            );
+        }
+    }
+}
+
 /// A handler whose event and response are JSON documents.
 pub struct JsonForm;
 
@@ -140,7 +200,7 @@ impl JsonForm {
     /// lands on `Order`. Every requirement on the handler is a bound here and nowhere else the
     /// user's types reach, so each mistake is reported exactly once; inside this function the
     /// bounds imply `build`'s.
-    pub fn handler<E, C, O, R, X, F, Fut, K>(self, handler: F, sink: K) -> K::Output
+    pub fn handler<E, C, O, R, X, F, Fut, K, D>(self, handler: F, shutdown: D, sink: K) -> K::Output
     where
         E: Event + 'static,
         C: IsContext,
@@ -150,9 +210,11 @@ impl JsonForm {
         F: Fn(E, C) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
+        D: Shutdown<()>,
     {
         sink.accept(move || {
             let (runtime, state) = init_state(|| async { Ok::<(), Error>(()) })?;
+            shutdown.install(state);
             TypedHandler::new(
                 runtime,
                 state,
@@ -167,11 +229,12 @@ impl JsonForm {
 
     /// What [`Function::with`] calls for a handler with state: [`JsonForm::handler`], plus the
     /// `init` function, whose check the macro blames on the `init = path` it was given.
-    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(
+    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K, D>(
         self,
         init: I,
         handler: F,
         share: Share<S>,
+        shutdown: D,
         sink: K,
     ) -> K::Output
     where
@@ -185,12 +248,14 @@ impl JsonForm {
         F: Fn(E, C, &'static S) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
+        D: Shutdown<S>,
     {
         sink.accept(move || {
             let (runtime, state) = init_state(move || {
                 let state = init.call();
                 async move { state.await.into_result() }
             })?;
+            shutdown.install(state);
             TypedHandler::new(
                 runtime,
                 state,
@@ -207,7 +272,7 @@ impl JsonForm {
 #[cfg(feature = "http")]
 impl HttpForm {
     /// [`JsonForm::handler`] for a handler taking `lamina::http::Request`.
-    pub fn handler<E, C, O, R, X, F, Fut, K>(self, handler: F, sink: K) -> K::Output
+    pub fn handler<E, C, O, R, X, F, Fut, K, D>(self, handler: F, shutdown: D, sink: K) -> K::Output
     where
         E: FromHttpRequest + 'static,
         C: IsContext,
@@ -217,9 +282,11 @@ impl HttpForm {
         F: Fn(E, C) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
+        D: Shutdown<()>,
     {
         sink.accept(move || {
             let (runtime, state) = init_state(|| async { Ok::<(), Error>(()) })?;
+            shutdown.install(state);
             crate::http::HttpHandler::new(
                 runtime,
                 state,
@@ -233,11 +300,12 @@ impl HttpForm {
     }
 
     /// [`JsonForm::handler_with_state`] for a handler taking `lamina::http::Request`.
-    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K>(
+    pub fn handler_with_state<S, I, E, C, O, R, X, F, Fut, K, D>(
         self,
         init: I,
         handler: F,
         share: Share<S>,
+        shutdown: D,
         sink: K,
     ) -> K::Output
     where
@@ -251,12 +319,14 @@ impl HttpForm {
         F: Fn(E, C, &'static S) -> Fut + Copy + Send + 'static,
         Fut: Future<Output = O>,
         K: Sink,
+        D: Shutdown<S>,
     {
         sink.accept(move || {
             let (runtime, state) = init_state(move || {
                 let state = init.call();
                 async move { state.await.into_result() }
             })?;
+            shutdown.install(state);
             crate::http::HttpHandler::new(
                 runtime,
                 state,

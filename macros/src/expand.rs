@@ -54,6 +54,16 @@ pub(crate) fn expand(
             (&&#private::Pick::<#event>::NEW).form()
         }
     };
+    let shutdown = match (&options.shutdown, handler.state) {
+        (Some(hook), Some(_)) => quote!(#private::Hook(#hook)),
+        (Some(hook), None) => quote!(#private::Hook(|_: &'static ()| #hook())),
+        (None, _) => quote!(#private::NoShutdown),
+    };
+    // A hook that breaks a bound is blamed on `shutdown = path`.
+    let shutdown_type = match &options.shutdown {
+        Some(hook) => infer(hook.segments.last().map_or(hook.span(), |s| s.ident.span())),
+        None => quote!(_),
+    };
     let build = match (&options.init, handler.state) {
         (Some((init, _)), Some(state)) => {
             // The initializer's type can't be named: blame it on `init = path`.
@@ -68,12 +78,14 @@ pub(crate) fn expand(
             };
             quote! {
                 #form.handler_with_state::<
-                    #state, #init_type, #event, #context, #output, #response, #error, _, _, _
-                >(#init, #name, #share, sink)
+                    #state, #init_type, #event, #context, #output, #response, #error, _, _, _, #shutdown_type
+                >(#init, #name, #share, #shutdown, sink)
             }
         }
         _ => quote! {
-            #form.handler::<#event, #context, #output, #response, #error, _, _, _>(#name, sink)
+            #form.handler::<#event, #context, #output, #response, #error, _, _, _, #shutdown_type>(
+                #name, #shutdown, sink
+            )
         },
     };
 

@@ -1,14 +1,15 @@
-//! The attribute's arguments: `init = path` and `crate = "path"`.
+//! The attribute's arguments: `init = path`, `shutdown = path` and `crate = "path"`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 
-const ACCEPTED: &str =
-    "the accepted options are `init = path_to_async_fn` and `crate = \"path::to::lamina\"`";
+const ACCEPTED: &str = "the accepted options are `init = path_to_async_fn`, `shutdown = path_to_async_fn` and `crate = \"path::to::lamina\"`";
 
 pub(crate) struct Options {
     /// The state initializer, with the span of the `init` key for errors about it.
     pub(crate) init: Option<(syn::Path, Span)>,
+    /// The shutdown hook.
+    pub(crate) shutdown: Option<syn::Path>,
     /// Where the `lamina` crate is, for crates that re-export it.
     pub(crate) krate: syn::Path,
 }
@@ -16,6 +17,7 @@ pub(crate) struct Options {
 impl Options {
     pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
         let mut init = None;
+        let mut shutdown = None;
         let mut krate: Option<syn::Path> = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("init") {
@@ -23,26 +25,24 @@ impl Options {
                     return Err(meta.error("`init` is set multiple times; give it once"));
                 }
                 let key_span = meta.path.span();
-                let value = meta.value().map_err(|_| {
-                    meta.error("`init` needs a function: write `init = build_state`")
-                })?;
-                if value.peek(syn::LitStr) {
-                    let text: syn::LitStr = value.parse()?;
-                    return Err(syn::Error::new(
-                        text.span(),
-                        format!(
-                            "`init` takes a path, not a string: write `init = {}`, without quotes",
-                            text.value()
-                        ),
-                    ));
-                }
-                let path: syn::Path = value.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`init` takes the path of an `async fn` returning `Result<State, Error>`: write `init = build_state`",
-                    )
-                })?;
+                let path = function_path(
+                    &meta,
+                    "init",
+                    "build_state",
+                    "an `async fn` returning `Result<State, Error>`",
+                )?;
                 init = Some((path, key_span));
+                Ok(())
+            } else if meta.path.is_ident("shutdown") {
+                if shutdown.is_some() {
+                    return Err(meta.error("`shutdown` is set multiple times; give it once"));
+                }
+                shutdown = Some(function_path(
+                    &meta,
+                    "shutdown",
+                    "on_shutdown",
+                    "an `async fn(&State)` (or `async fn()` without state)",
+                )?);
                 Ok(())
             } else if meta.path.is_ident("crate") {
                 if krate.is_some() {
@@ -90,7 +90,38 @@ impl Options {
         syn::parse::Parser::parse2(parser, args)?;
         Ok(Options {
             init,
+            shutdown,
             krate: krate.unwrap_or_else(|| syn::parse_quote!(::lamina)),
         })
     }
+}
+
+/// The value of `key = path`, with a message that shows `example` when it is anything else.
+fn function_path(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &str,
+    example: &str,
+    what: &str,
+) -> syn::Result<syn::Path> {
+    let value = meta.value().map_err(|_| {
+        meta.error(format!(
+            "`{key}` needs a function: write `{key} = {example}`"
+        ))
+    })?;
+    if value.peek(syn::LitStr) {
+        let text: syn::LitStr = value.parse()?;
+        return Err(syn::Error::new(
+            text.span(),
+            format!(
+                "`{key}` takes a path, not a string: write `{key} = {}`, without quotes",
+                text.value()
+            ),
+        ));
+    }
+    value.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("`{key}` takes the path of {what}: write `{key} = {example}`"),
+        )
+    })
 }

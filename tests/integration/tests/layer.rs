@@ -678,3 +678,19 @@ fn background_tasks_make_progress_between_invocations() {
         function.stop();
     }
 }
+
+/// A handler library with a shutdown hook registers the extension itself, in INIT.
+#[test]
+fn a_handler_library_with_a_shutdown_hook_registers_its_extension() {
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::with_layer(&[("libshutdown.so", layer_library("shutdown"))]);
+    let _function = sandbox.start(&api, "shutdown", &[("SHUTDOWN_MARKER", "/tmp/marker")]);
+    assert_eq!(json(&api.invoke(Event::json("{}"))), json!(1));
+    let requests = api.requests();
+    assert_eq!(requests[0].path, "/2020-01-01/extension/register");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/2020-01-01/extension/event/next")
+    );
+}

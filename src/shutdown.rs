@@ -1,0 +1,196 @@
+//! Graceful shutdown: `#[lamina::handler(shutdown = path)]` runs an async hook when Lambda ends
+//! the execution environment.
+//!
+//! Lambda sends `SIGTERM` before it kills an environment only when an extension is registered.
+//! So a function with a hook registers an internal extension that subscribes to no events
+//! (`POST /2020-01-01/extension/register`, then `GET …/extension/event/next` from a thread of its
+//! own, which never returns), during INIT. On `SIGTERM` (or `SIGINT`, which `cargo lambda watch`
+//! forwards on Ctrl-C) a thread of lamina's runs the hook on a tokio runtime of its own, for at
+//! most [`BUDGET`] (Lambda sends `SIGKILL` about 500 ms after `SIGTERM` when only internal
+//! extensions are registered), writes out the log lines waiting, and exits with status 0.
+//!
+//! A function without a hook registers nothing and installs no signal handler. The hook borrows
+//! the state from another thread, so the state must be `Sync`.
+
+#![allow(unsafe_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use crate::runtime::config::RUNTIME_API;
+use crate::runtime::endpoint::Endpoint;
+use crate::runtime::http::{HttpClient, text};
+
+/// How long the hook may run after `SIGTERM`.
+pub const BUDGET: Duration = Duration::from_millis(400);
+
+/// The name the internal extension registers under.
+const EXTENSION_NAME: &str = "lamina-graceful-shutdown";
+const REGISTER: &str = "/2020-01-01/extension/register";
+const EVENT_NEXT: &str = "/2020-01-01/extension/event/next";
+const ID_HEADER: &str = "Lambda-Extension-Identifier";
+
+/// The write end of the pipe the signal handler wakes the shutdown thread through.
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+/// The hook, ready to run: called once, on the shutdown thread.
+pub(crate) type RunHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
+
+/// Registers the extension and arms the signal handler, when running under Lambda. A refused
+/// registration leaves the function serving without the hook, and says so.
+pub(crate) fn install(hook: RunHook) {
+    let Ok(address) = std::env::var(RUNTIME_API) else {
+        return;
+    };
+    let Ok(endpoint) = Endpoint::parse(&address) else {
+        return;
+    };
+    let id = match register(&endpoint) {
+        Ok(id) => id,
+        Err(problem) => {
+            tracing::warn!(
+                "graceful shutdown is off: registering its extension failed ({problem}); the \
+                 shutdown hook will not run"
+            );
+            return;
+        }
+    };
+    let waiting = std::thread::Builder::new()
+        .name("lamina-extension".into())
+        .spawn(move || wait_for_events(endpoint, &id));
+    let armed = waiting.map_err(|e| e.to_string()).and_then(|_| arm(hook));
+    if let Err(problem) = armed {
+        tracing::warn!("graceful shutdown is off: {problem}; the shutdown hook will not run");
+    }
+}
+
+/// `POST /extension/register` with no events; returns the extension's identifier.
+fn register(endpoint: &Endpoint) -> Result<String, String> {
+    let mut client =
+        HttpClient::<std::net::TcpStream>::new(endpoint.clone(), Some(Duration::from_secs(2)));
+    let response = client
+        .request(
+            "POST",
+            REGISTER,
+            &[("Lambda-Extension-Name", EXTENSION_NAME)],
+            br#"{"events":[]}"#,
+        )
+        .map_err(|e| e.to_string())?;
+    if response.status != 200 {
+        return Err(format!(
+            "the Extensions API answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
+        ));
+    }
+    response
+        .headers()
+        .find(|(name, _)| name.eq_ignore_ascii_case(ID_HEADER))
+        .and_then(|(_, value)| text(value))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the registration's answer has no `{ID_HEADER}`"))
+}
+
+/// Tells Lambda the extension is ready (its first `event/next`) and waits there. No event an
+/// internal extension can subscribe to was asked for, so the wait normally lasts for the life of
+/// the process; if the API answers, ask again, and stop when it fails.
+fn wait_for_events(endpoint: Endpoint, id: &str) {
+    let mut client = HttpClient::<std::net::TcpStream>::new(endpoint, None);
+    loop {
+        match client.request("GET", EVENT_NEXT, &[(ID_HEADER, id)], b"") {
+            Ok(response) if response.status == 200 => {}
+            Ok(response) => {
+                tracing::debug!(status = response.status, "the extension's event/next ended");
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(%err, "the extension's event/next ended");
+                return;
+            }
+        }
+    }
+}
+
+/// Installs the `SIGTERM`/`SIGINT` handler and starts the thread that runs `hook` when one comes.
+fn arm(hook: RunHook) -> Result<(), String> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("no pipe: {}", std::io::Error::last_os_error()));
+    }
+    let [read_end, write_end] = fds;
+    SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
+    std::thread::Builder::new()
+        .name("lamina-shutdown".into())
+        .spawn(move || {
+            wait_for_signal(read_end);
+            run(hook);
+        })
+        .map_err(|e| e.to_string())?;
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: a zeroed `sigaction` is valid; the handler only calls `write`, which is
+        // async-signal-safe.
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(format!(
+                "no signal handler: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::SeqCst);
+    // SAFETY: one byte from a live buffer to the pipe; `write` is async-signal-safe. A full pipe
+    // already holds a wake-up.
+    unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+}
+
+/// Blocks until the signal handler writes to the pipe.
+fn wait_for_signal(read_end: i32) {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: one byte into a live buffer.
+        let read = unsafe { libc::read(read_end, (&mut byte as *mut u8).cast(), 1) };
+        if read > 0 {
+            return;
+        }
+        if read == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // The pipe cannot close while the process lives; a failure this strange is waited out.
+            std::thread::park();
+        }
+    }
+}
+
+/// Runs the hook within the budget, writes out the logs, and ends the process.
+fn run(hook: RunHook) -> ! {
+    tracing::info!("shutting down: running the shutdown hook");
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => {
+            let finished = runtime.block_on(async { tokio::time::timeout(BUDGET, hook()).await });
+            if finished.is_err() {
+                tracing::warn!(
+                    "the shutdown hook did not finish within {} ms; exiting without it",
+                    BUDGET.as_millis()
+                );
+            }
+            runtime.shutdown_background();
+        }
+        Err(err) => tracing::error!("the shutdown hook could not run: no tokio runtime: {err}"),
+    }
+    crate::logging::flush();
+    std::process::exit(0)
+}

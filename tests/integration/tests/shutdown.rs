@@ -1,0 +1,122 @@
+//! Graceful shutdown: the internal extension registered in INIT, the hook run on `SIGTERM`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const SHUTDOWN: &str = env!("CARGO_BIN_EXE_shutdown");
+const ECHO: &str = env!("CARGO_BIN_EXE_echo");
+
+fn marker(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("lamina-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn a_hook_registers_an_extension_in_init_and_runs_on_sigterm_then_exits_zero() {
+    let api = Emulator::start();
+    let marker = marker("shutdown-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
+    );
+    assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(1));
+    assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(2));
+
+    let requests = api.requests();
+    let register = &requests[0];
+    assert_eq!(
+        (register.method.as_str(), register.path.as_str()),
+        ("POST", "/2020-01-01/extension/register"),
+        "registered before anything else"
+    );
+    assert_eq!(
+        register.header("lambda-extension-name"),
+        Some("lamina-graceful-shutdown")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&register.body).unwrap();
+    assert_eq!(body, serde_json::json!({"events": []}));
+    let waiting = requests
+        .iter()
+        .find(|r| r.path == "/2020-01-01/extension/event/next")
+        .expect("the extension waits on event/next");
+    assert_eq!(
+        waiting.header("lambda-extension-identifier"),
+        Some("ext-0001")
+    );
+
+    function.terminate();
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(0), "{}", function.output());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "served 2");
+    let output = function.output();
+    assert!(output.contains("shutdown hook ran"), "{output}");
+    let _ = std::fs::remove_file(marker);
+}
+
+#[test]
+fn a_hook_past_its_budget_is_cut_off_and_the_process_still_exits_zero() {
+    let api = Emulator::start();
+    let marker = marker("slow-shutdown-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[
+            ("SHUTDOWN_MARKER", marker.to_str().unwrap()),
+            ("SHUTDOWN_SLOW", "1"),
+        ],
+    );
+    api.invoke(Event::json("{}"));
+    let sent = Instant::now();
+    function.terminate();
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(0));
+    // Lambda's SIGKILL comes about 500 ms after SIGTERM; the hook had 400 of them.
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    let output = function.output();
+    assert!(
+        output.contains("the shutdown hook did not finish within 400 ms"),
+        "{output}"
+    );
+    assert!(!marker.exists());
+}
+
+#[test]
+fn without_a_hook_nothing_is_registered() {
+    let api = Emulator::start();
+    let _function = Function::start(ECHO, &api, &[]);
+    api.invoke(Event::json("1"));
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/2020-01-01/")),
+        "{:?}",
+        api.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_refused_registration_leaves_the_function_serving_and_says_so() {
+    let api = Emulator::start();
+    api.inject(Route::ExtensionRegister, Fault::Status(403));
+    let marker = marker("refused-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
+    );
+    assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(1));
+    let output = function.wait_output("graceful shutdown is off");
+    assert!(
+        output.contains("the Extensions API answered 403"),
+        "{output}"
+    );
+}

@@ -5,12 +5,14 @@
 //! with `Lineage`, a new trace id each time) unless a row says otherwise. `--soak N` runs the
 //! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
 //! label contains `TEXT`; `--compat` only the compat rows; `--http` only the HTTP API rows (an
-//! axum `Router` and a plain handler, each on lamina and on `lambda_http`).
+//! axum `Router` and a plain handler, each on lamina and on `lambda_http`); `--concurrency` only
+//! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`).
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
 
 mod compat;
+mod concurrency;
 mod http;
 mod metrics;
 mod soak;
@@ -53,6 +55,7 @@ struct Options {
     only: Option<String>,
     compat_only: bool,
     http_only: bool,
+    concurrency_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -63,6 +66,7 @@ fn parse_options() -> Result<Options, String> {
         only: None,
         compat_only: false,
         http_only: false,
+        concurrency_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -81,15 +85,16 @@ fn parse_options() -> Result<Options, String> {
             }
             "--compat" => options.compat_only = true,
             "--http" => options.http_only = true,
+            "--concurrency" => options.concurrency_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
                 ));
             }
         }
@@ -142,6 +147,10 @@ fn main() {
         http::run(&dir);
         return;
     }
+    if options.concurrency_only {
+        concurrency::run(&dir);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
@@ -149,6 +158,7 @@ fn main() {
     if !options.xray_only {
         compat::run(&dir, SMALL_EVENT);
         http::run(&dir);
+        concurrency::run(&dir);
     }
 }
 

@@ -178,4 +178,42 @@ mod tests {
         drop(index);
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    /// Managed Instances: gets of one key from worker threads, each on its own current-thread
+    /// runtime as lamina's workers are, share one fetch.
+    #[test]
+    fn gets_from_several_threads_share_one_fetch() {
+        let dir = std::env::temp_dir().join(format!("lamina-cache-threads-{}", std::process::id()));
+        let cache = Cache::builder().dir(&dir).min_free(0).open().unwrap();
+        let fetches = std::sync::atomic::AtomicUsize::new(0);
+        let barrier = std::sync::Barrier::new(4);
+        let values: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_time()
+                            .build()
+                            .unwrap();
+                        barrier.wait();
+                        runtime.block_on(async {
+                            cache
+                                .get_or_fetch_bytes("shared", None, || async {
+                                    fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                                    Ok::<_, io::Error>(b"once".to_vec())
+                                })
+                                .await
+                                .unwrap()
+                                .into_inner()
+                        })
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(values.iter().all(|v| v == b"once"));
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

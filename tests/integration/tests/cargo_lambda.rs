@@ -179,6 +179,11 @@ struct Watch {
 
 impl Watch {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// `cargo lambda watch` with `extra` arguments.
+    fn start_with(extra: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -195,6 +200,7 @@ impl Watch {
             "-P",
             &port.to_string(),
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -206,11 +212,16 @@ impl Watch {
     /// `cargo lambda invoke hello_example` with `event`, within `timeout` (the first one compiles
     /// the function); returns the exit status's success and the output.
     fn invoke(&self, event: &str, timeout: Duration) -> (bool, String) {
+        self.invoke_function("hello_example", event, timeout)
+    }
+
+    /// `cargo lambda invoke function` with `event`; see [`Watch::invoke`].
+    fn invoke_function(&self, function: &str, event: &str, timeout: Duration) -> (bool, String) {
         let until = Instant::now() + timeout;
         loop {
             let output = Command::new("cargo")
                 .current_dir(repo_root())
-                .args(["lambda", "invoke", "hello_example", "--data-ascii", event])
+                .args(["lambda", "invoke", function, "--data-ascii", event])
                 .args(["-A", "127.0.0.1", "-P", &self.port.to_string()])
                 .output()
                 .expect("run cargo lambda invoke");
@@ -404,5 +415,44 @@ fn watch_serves_function_url_requests_to_http_functions_over_plain_http() {
     assert_eq!(
         all(&headers, "set-cookie"),
         ["session=new; HttpOnly", "theme=light; Path=/"]
+    );
+}
+
+/// Issue 15: `cargo lambda watch --concurrency 4` (Managed Instances as cargo-lambda mimics them:
+/// up to four processes, each told `AWS_LAMBDA_MAX_CONCURRENCY=1`) with four invocations in
+/// flight at once from parallel `cargo lambda invoke`s.
+#[test]
+fn watch_with_concurrency_serves_parallel_invokes_from_several_processes() {
+    require_cargo_lambda();
+    let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let watch = Watch::start_with(&["--concurrency", "4"]);
+    let (ok, warm) = watch.invoke_function("concurrent", "{}", Duration::from_secs(600));
+    assert!(ok, "{warm}");
+    let answers: Vec<(bool, String)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    watch.invoke_function(
+                        "concurrent",
+                        r#"{"sleep_ms":3000}"#,
+                        Duration::from_secs(120),
+                    )
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut pids = std::collections::HashSet::new();
+    for (ok, answer) in &answers {
+        assert!(ok, "{answer}");
+        let body: Value = serde_json::from_str(answer.trim()).expect(answer);
+        pids.insert(body["pid"].as_u64().unwrap());
+        // watch tells each process 1, so each serves one invocation at a time, and sets the
+        // trace variable as without concurrency.
+        assert_eq!(body["peak"], 1, "{body}");
+    }
+    assert!(
+        pids.len() >= 2,
+        "four invocations in flight ran in {pids:?}"
     );
 }

@@ -419,7 +419,7 @@ fn without_an_invocation_id_nothing_is_echoed() {
 #[test]
 fn the_deadline_guard_cancels_a_handler_at_its_margin_with_its_lines_written() {
     let api = Emulator::start();
-    let mut function = Function::start(
+    let function = Function::start(
         CONCURRENT,
         &api,
         &[

@@ -108,7 +108,7 @@ fn a_refused_registration_leaves_the_function_serving_and_says_so() {
     let api = Emulator::start();
     api.inject(Route::ExtensionRegister, Fault::Status(403));
     let marker = marker("refused-marker");
-    let mut function = Function::start(
+    let function = Function::start(
         SHUTDOWN,
         &api,
         &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],

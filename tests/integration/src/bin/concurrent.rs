@@ -3,7 +3,7 @@
 //! `{"wait_for": N}` waits (a timer, up to 10 s) until N invocations are in flight together;
 //! `{"spin_ms": N}` keeps its thread busy for N ms without yielding (CPU-bound work);
 //! `{"sleep_ms": N}` waits N ms on a timer; `{"fail": "..."}` fails; `{"panic": "..."}` panics.
-//! The response names the request, the worker thread, the peak seen so far, and what
+//! The response names the request, the worker thread and process, the peak seen so far, and what
 //! `_X_AMZN_TRACE_ID` held.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -64,6 +64,7 @@ async fn concurrent(event: Value, ctx: Context, state: &State) -> Result<Value, 
     Ok(json!({
         "request_id": ctx.request_id(),
         "thread": std::thread::current().name().unwrap_or("unnamed"),
+        "pid": std::process::id(),
         "peak": state.peak.load(Ordering::SeqCst),
         "trace_env": std::env::var("_X_AMZN_TRACE_ID").ok(),
         "trace_header": ctx.xray_trace_header(),

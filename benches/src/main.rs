@@ -3,7 +3,7 @@
 //! compared in one table, then what X-Ray costs per invocation and what `lamina::compat` costs
 //! beside `lambda_runtime`. Every invocation carries the trace header Lambda sends (`Sampled=0`
 //! with `Lineage`, a new trace id each time) unless a row says otherwise. `--soak N` runs the
-//! fault-injecting soak instead; `--xray` only the X-Ray rows, `--only TEXT` only those whose
+//! fault-injecting soak instead (`--workers W`: W invocations in flight at once); `--xray` only the X-Ray rows, `--only TEXT` only those whose
 //! label contains `TEXT`; `--compat` only the compat rows; `--http` only the HTTP API rows (an
 //! axum `Router` and a plain handler, each on lamina and on `lambda_http`); `--concurrency` only
 //! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`).
@@ -50,6 +50,7 @@ fn large_event() -> String {
 struct Options {
     reps: usize,
     soak: Option<usize>,
+    workers: usize,
     xray_only: bool,
     /// Only the X-Ray rows whose label contains this.
     only: Option<String>,
@@ -62,6 +63,7 @@ fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         reps: 3,
         soak: None,
+        workers: 1,
         xray_only: false,
         only: None,
         compat_only: false,
@@ -78,6 +80,7 @@ fn parse_options() -> Result<Options, String> {
         match arg.as_str() {
             "--reps" => options.reps = number("--reps")?.max(1),
             "--soak" => options.soak = Some(number("--soak")?),
+            "--workers" => options.workers = number("--workers")?.max(1),
             "--xray" => options.xray_only = true,
             "--only" => {
                 options.xray_only = true;
@@ -88,13 +91,13 @@ fn parse_options() -> Result<Options, String> {
             "--concurrency" => options.concurrency_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
                 ));
             }
         }
@@ -137,7 +140,8 @@ fn main() {
     }
     if let Some(count) = options.soak {
         let soak = Subject::new("lamina", &dir, "soak-lamina");
-        std::process::exit(if soak::run(&soak, count) { 0 } else { 1 });
+        let passed = soak::run(&soak, count, options.workers);
+        std::process::exit(if passed { 0 } else { 1 });
     }
     if options.compat_only {
         compat::run(&dir, SMALL_EVENT);

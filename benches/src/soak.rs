@@ -9,6 +9,12 @@
 //! profile has `panic = "abort"`, as `cargo lambda build --release` does, so a panic ends the
 //! process after reporting; the soak then starts a new one, as Lambda would.
 //!
+//! With `--workers N` (N > 1) the function runs with `AWS_LAMBDA_MAX_CONCURRENCY=N` and the soak
+//! queues N invocations at a time, so N are in flight at once (Managed Instances). A panic then
+//! aborts a process with other invocations in flight: each of those must end as it would have,
+//! or with the `Runtime.ProcessAborted` error lamina posts for it before the abort; none may be
+//! lost.
+//!
 //! Every invocation carries the trace header Lambda sends, with a new trace id each time, and
 //! the soak fails if a process's RSS grows by more than [`RSS_GROWTH_LIMIT_KB`] between its
 //! 1,000th invocation and its last (4,000 invocations later): anything kept per invocation
@@ -32,7 +38,14 @@ enum Expect {
     Error(&'static str),
 }
 
-pub fn run(subject: &Subject, count: usize) -> bool {
+pub fn run(subject: &Subject, count: usize, workers: usize) -> bool {
+    let mut subject = subject.clone();
+    if workers > 1 {
+        subject
+            .env
+            .push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), workers.to_string()));
+    }
+    let subject = &subject;
     let api = Emulator::start();
     api.set_response_limit(RESPONSE_LIMIT);
     let mut running = subject.start(&api.address(), &[]);
@@ -46,71 +59,72 @@ pub fn run(subject: &Subject, count: usize) -> bool {
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     let started = Instant::now();
 
-    for i in 0..count {
-        if i % 500 == 250 {
-            api.inject(Route::Next, Fault::DropBeforeAnswer);
-        }
-        if i % 700 == 350 {
-            api.inject(Route::Next, Fault::Delay(Duration::from_millis(20)));
-        }
-        if i % 1100 == 550 {
-            api.inject(Route::Response, Fault::CloseAfterAnswer);
-        }
-        let (event, expect) = if i % 5000 == 4999 {
-            (
-                format!(r#"{{"panic":"soak {i}"}}"#),
-                Expect::Error("Runtime.HandlerPanic"),
-            )
-        } else if i % 300 == 150 {
-            (
-                format!(r#"{{"fail":"soak {i}"}}"#),
-                Expect::Error("Soak.Requested"),
-            )
-        } else if i % 900 == 600 {
-            (
-                format!(r#"{{"pad":{}}}"#, RESPONSE_LIMIT + 1),
-                Expect::Error("Function.ResponseSizeTooLarge"),
-            )
-        } else {
-            let e = format!(r#"{{"n":{i},"payload":"soak soak soak soak soak soak soak soak"}}"#);
-            (e.clone(), Expect::Echo(e))
-        };
-        let trace = format!(
-            "Root=1-6748a2c0-{i:024x};Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0"
-        );
-        let id = api.enqueue(Event::json(event).header("Lambda-Runtime-Trace-Id", &trace));
-        match (api.wait_outcome(&id, WAIT), &expect) {
-            (None, _) => wrong.push(format!("{id}: no outcome within {WAIT:?}")),
-            (Some(Outcome::Response(body)), Expect::Echo(sent)) if body == sent.as_bytes() => {
-                *tally.entry("response".into()).or_default() += 1;
+    let mut i = 0;
+    while i < count {
+        let batch: Vec<usize> = (i..count.min(i + workers.max(1))).collect();
+        i += batch.len();
+        let mut queued = Vec::with_capacity(batch.len());
+        for &n in &batch {
+            if n % 500 == 250 {
+                api.inject(Route::Next, Fault::DropBeforeAnswer);
             }
-            (Some(Outcome::Error(posted)), Expect::Error(kind))
-                if posted.document["errorType"].as_str() == Some(*kind) =>
-            {
-                *tally.entry((*kind).into()).or_default() += 1;
+            if n % 700 == 350 {
+                api.inject(Route::Next, Fault::Delay(Duration::from_millis(20)));
             }
-            (Some(other), _) => wrong.push(format!("{id}: unexpected outcome {other:?}")),
+            if n % 1100 == 550 {
+                api.inject(Route::Response, Fault::CloseAfterAnswer);
+            }
+            let (event, expect) = invocation(n);
+            let trace = format!(
+                "Root=1-6748a2c0-{n:024x};Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bb3a7:0"
+            );
+            let id = api.enqueue(Event::json(event).header("Lambda-Runtime-Trace-Id", &trace));
+            queued.push((id, expect));
         }
-        ids.push(id.clone());
-        lifetime += 1;
-        if lifetime == 1000 {
+        let panicked = queued
+            .iter()
+            .any(|(_, e)| matches!(e, Expect::Error("Runtime.HandlerPanic")));
+        for (id, expect) in &queued {
+            match (api.wait_outcome(id, WAIT), expect) {
+                (None, _) => wrong.push(format!("{id}: no outcome within {WAIT:?}")),
+                (Some(Outcome::Response(body)), Expect::Echo(sent)) if body == sent.as_bytes() => {
+                    *tally.entry("response".into()).or_default() += 1;
+                }
+                (Some(Outcome::Error(posted)), Expect::Error(kind))
+                    if posted.document["errorType"].as_str() == Some(*kind) =>
+                {
+                    *tally.entry((*kind).into()).or_default() += 1;
+                }
+                (Some(Outcome::Error(posted)), _)
+                    if panicked
+                        && posted.document["errorType"].as_str()
+                            == Some("Runtime.ProcessAborted") =>
+                {
+                    *tally.entry("Runtime.ProcessAborted".into()).or_default() += 1;
+                }
+                (Some(other), _) => wrong.push(format!("{id}: unexpected outcome {other:?}")),
+            }
+            ids.push(id.clone());
+        }
+        lifetime += queued.len();
+        if rss_at_1000.is_none() && lifetime >= 1000 {
             rss_at_1000 = running.status_field("VmRSS");
         }
-        if matches!(expect, Expect::Error("Runtime.HandlerPanic")) {
+        if panicked {
             let rss_before = running.status_field("VmRSS");
             peak_rss_kb = peak_rss_kb.max(running.status_field("VmHWM").unwrap_or(0));
             if let (Some(a), Some(b)) = (rss_at_1000, rss_before) {
                 rss_growth_kb = rss_growth_kb.max(b as i64 - a as i64);
             }
             if running.wait_exit(Duration::from_secs(10)).is_none() {
-                wrong.push(format!("{id}: the process outlived its panic"));
+                wrong.push("a process outlived its panic".to_owned());
             }
             running = restart(subject, &api, running);
             restarts += 1;
             lifetime = 0;
             rss_at_1000 = None;
         }
-        if i % 10_000 == 9_999 {
+        if i % 10_000 < queued.len() {
             api.clear_requests();
         }
     }
@@ -131,7 +145,7 @@ pub fn run(subject: &Subject, count: usize) -> bool {
     drop(running);
 
     println!(
-        "soak: {count} invocations in {:.1} s, {restarts} process restarts after panics",
+        "soak: {count} invocations, {workers} in flight at a time, in {:.1} s, {restarts} process restarts after panics",
         elapsed.as_secs_f64()
     );
     for (kind, n) in &tally {
@@ -154,6 +168,29 @@ pub fn run(subject: &Subject, count: usize) -> bool {
         println!("  ! RSS grew by more than {RSS_GROWTH_LIMIT_KB} KB within one process");
     }
     wrong.is_empty() && duplicated == 0 && redelivered == 0 && !leaks
+}
+
+/// The `n`th invocation's event and what it must end as.
+fn invocation(n: usize) -> (String, Expect) {
+    if n % 5000 == 4999 {
+        (
+            format!(r#"{{"panic":"soak {n}"}}"#),
+            Expect::Error("Runtime.HandlerPanic"),
+        )
+    } else if n % 300 == 150 {
+        (
+            format!(r#"{{"fail":"soak {n}"}}"#),
+            Expect::Error("Soak.Requested"),
+        )
+    } else if n % 900 == 600 {
+        (
+            format!(r#"{{"pad":{}}}"#, RESPONSE_LIMIT + 1),
+            Expect::Error("Function.ResponseSizeTooLarge"),
+        )
+    } else {
+        let e = format!(r#"{{"n":{n},"payload":"soak soak soak soak soak soak soak soak"}}"#);
+        (e.clone(), Expect::Echo(e))
+    }
 }
 
 fn restart(subject: &Subject, api: &Emulator, old: Running) -> Running {

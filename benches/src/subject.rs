@@ -5,6 +5,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// One of the functions compared.
+#[derive(Clone)]
 pub struct Subject {
     pub name: &'static str,
     pub binary: PathBuf,

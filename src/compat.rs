@@ -57,7 +57,9 @@
 //!   such a service does not compile with `run`.
 //! - **`run_concurrent`** (Lambda Managed Instances), **SnapStart hooks**
 //!   (`Runtime::register_snapstart_resource`) and the `graceful-shutdown` helper are
-//!   lambda_runtime's own; lamina serves one invocation at a time.
+//!   lambda_runtime's own. Under `AWS_LAMBDA_MAX_CONCURRENCY` > 1 a compat service is served
+//!   one invocation at a time (with a WARN line); move it to `#[lamina::handler]`, which serves
+//!   that many at once and takes a `shutdown` hook.
 //! - **The runtime layer** (a handler library loaded by lamina's `bootstrap`, see
 //!   [`crate::abi`]) serves `#[lamina::handler]` functions only; a compat function ships as its
 //!   own `bootstrap`.

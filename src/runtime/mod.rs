@@ -144,9 +144,10 @@ fn serve_concurrently<H: Handler>(
     }
     if serving == 1 {
         tracing::warn!(
-            "{} is {workers}, but this function serves one invocation at a time: its state is \
-             not `Sync`, so it cannot be shared by worker threads. Make it `Sync` (put what \
-             changes behind a `Mutex` or atomics) to serve {workers} at once",
+            "{} is {workers}, but this function serves one invocation at a time: its handler \
+             cannot be shared by worker threads (a `#[lamina::handler]` whose state is not \
+             `Sync`, or a `lamina::compat` service). Make the state `Sync` (put what changes \
+             behind a `Mutex` or atomics) to serve {workers} at once",
             config::MAX_CONCURRENCY
         );
     } else if serving < workers {

@@ -37,8 +37,53 @@ pub struct Context {
     pub(crate) identity: Option<Box<CognitoIdentity>>,
     pub(crate) tenant_id: Option<String>,
     /// `Lambda-Runtime-Invocation-Id`, echoed on the outcome (see `runtime::api`).
-    pub(crate) invocation_id: Option<Box<str>>,
+    pub(crate) invocation_id: InvocationId,
     pub(crate) function: Arc<FunctionConfig>,
+}
+
+/// `Lambda-Runtime-Invocation-Id`, kept inline: Lambda sends one with every invocation, and a
+/// context is cloned for the handler, so a heap copy would cost an allocation per clone. An id
+/// longer than the inline room (Lambda's are UUIDs) is shared instead.
+#[derive(Debug, Clone)]
+pub(crate) enum InvocationId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Shared(Arc<str>),
+}
+
+const INLINE_ID: usize = 48;
+
+impl InvocationId {
+    pub(crate) const NONE: InvocationId = InvocationId::Inline {
+        len: 0,
+        bytes: [0; INLINE_ID],
+    };
+
+    /// The id, when it can go back as a header value unchanged (visible ASCII); else none.
+    pub(crate) fn new(id: &str) -> Self {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Self::NONE;
+        }
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE_ID => {
+                let mut bytes = [0; INLINE_ID];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                InvocationId::Inline { len, bytes }
+            }
+            _ => InvocationId::Shared(id.into()),
+        }
+    }
+
+    /// The id, when there is one.
+    pub(crate) fn get(&self) -> Option<&str> {
+        match self {
+            InvocationId::Inline { len: 0, .. } => None,
+            // Only `new` fills the bytes, from a `str` of visible ASCII.
+            InvocationId::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).ok()
+            }
+            InvocationId::Shared(id) => Some(id),
+        }
+    }
 }
 
 /// Names of the headers `/next` carries, lower-case as they are compared.
@@ -82,7 +127,7 @@ impl Context {
             client_context: None,
             identity: None,
             tenant_id: None,
-            invocation_id: None,
+            invocation_id: InvocationId::NONE,
             function: Arc::clone(function),
         };
         for (name, value) in headers {
@@ -104,9 +149,7 @@ impl Context {
                 ctx.tenant_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
             } else if name.eq_ignore_ascii_case(header::INVOCATION_ID) {
                 // Echoed as a header value: only visible ASCII goes back unchanged.
-                ctx.invocation_id = text()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
-                    .map(Into::into);
+                ctx.invocation_id = text().map_or(InvocationId::NONE, InvocationId::new);
             }
         }
         let Some(request_id) = request_id else {
@@ -149,7 +192,7 @@ impl Context {
             client_context: None,
             identity: None,
             tenant_id: None,
-            invocation_id: None,
+            invocation_id: InvocationId::NONE,
             function: FunctionConfig::local(|k| std::env::var(k).ok(), &name),
         }
     }
@@ -370,6 +413,23 @@ mod tests {
 
     fn parse(headers: &[(&str, &str)]) -> Result<Context, HeaderFault> {
         Context::from_headers(headers.iter().map(|(k, v)| (*k, v.as_bytes())), &function())
+    }
+
+    #[test]
+    fn invocation_ids_are_kept_inline_when_short_and_only_when_echoable() {
+        let uuid = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+        assert!(matches!(
+            InvocationId::new(uuid),
+            InvocationId::Inline { .. }
+        ));
+        assert_eq!(InvocationId::new(uuid).get(), Some(uuid));
+        let long = "x".repeat(200);
+        assert!(matches!(InvocationId::new(&long), InvocationId::Shared(_)));
+        assert_eq!(InvocationId::new(&long).get(), Some(long.as_str()));
+        assert_eq!(InvocationId::new("").get(), None);
+        assert_eq!(InvocationId::new("a b").get(), None);
+        assert_eq!(InvocationId::new("a\r\nX: y").get(), None);
+        assert_eq!(InvocationId::NONE.get(), None);
     }
 
     #[test]

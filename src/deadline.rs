@@ -51,6 +51,12 @@ impl DeadlineGuard {
         })
     }
 
+    /// Whether the guard is on. Callers branch on it rather than always wrap the handler's
+    /// future: the wrapper's timer makes every invocation's future larger to move.
+    pub(crate) fn is_on(self) -> bool {
+        self.margin.is_some()
+    }
+
     /// Runs `invocation`, cancelling it `margin` before `context`'s deadline when the guard is on.
     pub(crate) async fn run<F: Future>(
         self,

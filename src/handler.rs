@@ -282,11 +282,17 @@ where
         self.trace_env.update(context.xray_trace_header());
         let event = decode_logged::<E>(event)?;
         let invocation = (self.handler)(event, context.clone(), self.state);
-        let invocation = self.deadline.run(context, invocation);
         // X-Ray: the trace is set around the user's future and its subsegments are sent when it
         // returns, here on the handler's side (in layer mode, inside the handler's library).
-        let invocation = crate::xray::invocation(context, invocation);
-        let output = self.runtime.block_on(invocation)?.into_result()?;
+        let output = if self.deadline.is_on() {
+            let guarded = self.deadline.run(context, invocation);
+            self.runtime
+                .block_on(crate::xray::invocation(context, guarded))?
+        } else {
+            self.runtime
+                .block_on(crate::xray::invocation(context, invocation))
+        };
+        let output = output.into_result()?;
         encode(&output, response)
     }
 }

@@ -353,7 +353,7 @@ impl ContextBuilder {
             client_context: self.client_context.map(Box::new),
             identity: self.identity.map(Box::new),
             tenant_id: self.tenant_id,
-            invocation_id: None,
+            invocation_id: crate::context::InvocationId::NONE,
             function: Arc::new(self.function),
         }
     }

@@ -26,7 +26,7 @@ impl Context {
             client_context: json(self.client_context.as_deref(), &mut scratch.client_context),
             cognito_identity: json(self.identity.as_deref(), &mut scratch.identity),
             tenant_id: Bytes::from_option(self.tenant_id.as_deref()),
-            invocation_id: Bytes::from_option(self.invocation_id.as_deref()),
+            invocation_id: Bytes::from_option(self.invocation_id.get()),
         }
     }
 
@@ -53,7 +53,10 @@ impl Context {
             identity: bytes(fields.cognito_identity)
                 .and_then(|json| decode_json_header(header::COGNITO_IDENTITY, json)),
             tenant_id: text(fields.tenant_id).map(Into::into),
-            invocation_id: text(fields.invocation_id).map(Into::into),
+            invocation_id: text(fields.invocation_id)
+                .map_or(crate::context::InvocationId::NONE, |id| {
+                    crate::context::InvocationId::new(&id)
+                }),
             function: Arc::clone(function),
         }
     }

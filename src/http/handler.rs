@@ -86,12 +86,15 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        let invocation = self.deadline.run(context, respond(call));
-        let invocation = crate::xray::invocation(context, invocation);
-        let outcome = self
-            .runtime
-            .block_on(invocation)
-            .and_then(|outcome| outcome);
+        let outcome = if self.deadline.is_on() {
+            let guarded = self.deadline.run(context, respond(call));
+            self.runtime
+                .block_on(crate::xray::invocation(context, guarded))
+                .and_then(|outcome| outcome)
+        } else {
+            self.runtime
+                .block_on(crate::xray::invocation(context, respond(call)))
+        };
         finish(outcome, source, &self.settings, context, response)
     }
 }

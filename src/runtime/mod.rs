@@ -207,7 +207,7 @@ fn invoke_loop<H: Handler>(
         if let Err(err) = finish(
             api,
             context.request_id(),
-            context.invocation_id.as_deref(),
+            context.invocation_id.get(),
             context.xray_trace_header(),
             outcome,
         ) {

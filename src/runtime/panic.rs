@@ -189,7 +189,7 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
             (&mut running.request_id, context.request_id()),
             (
                 &mut running.invocation_id,
-                context.invocation_id.as_deref().unwrap_or(""),
+                context.invocation_id.get().unwrap_or(""),
             ),
             (
                 &mut running.trace_header,

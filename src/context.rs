@@ -60,26 +60,34 @@ impl InvocationId {
 
     /// The id, when it can go back as a header value unchanged (visible ASCII); else none.
     pub(crate) fn new(id: &str) -> Self {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Self::NONE;
+        if id.len() > INLINE_ID {
+            return match id.bytes().all(|b| b.is_ascii_graphic()) {
+                true => InvocationId::Shared(id.into()),
+                false => Self::NONE,
+            };
         }
-        match u8::try_from(id.len()) {
-            Ok(len) if id.len() <= INLINE_ID => {
-                let mut bytes = [0; INLINE_ID];
-                bytes[..id.len()].copy_from_slice(id.as_bytes());
-                InvocationId::Inline { len, bytes }
+        let mut bytes = [0; INLINE_ID];
+        for (to, &from) in bytes.iter_mut().zip(id.as_bytes()) {
+            if !from.is_ascii_graphic() {
+                return Self::NONE;
             }
-            _ => InvocationId::Shared(id.into()),
+            *to = from;
+        }
+        InvocationId::Inline {
+            // At most `INLINE_ID`.
+            len: id.len() as u8,
+            bytes,
         }
     }
 
     /// The id, when there is one.
+    #[allow(unsafe_code)]
     pub(crate) fn get(&self) -> Option<&str> {
         match self {
             InvocationId::Inline { len: 0, .. } => None,
-            // Only `new` fills the bytes, from a `str` of visible ASCII.
+            // SAFETY: only `new` fills the bytes, and only with visible ASCII, which is UTF-8.
             InvocationId::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).ok()
+                Some(unsafe { std::str::from_utf8_unchecked(&bytes[..usize::from(*len)]) })
             }
             InvocationId::Shared(id) => Some(id),
         }

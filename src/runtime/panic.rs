@@ -191,9 +191,13 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
                 &mut running.invocation_id,
                 context.invocation_id.get().unwrap_or(""),
             ),
+            // Only a sampled invocation's error gets an X-Ray cause, which needs the header.
             (
                 &mut running.trace_header,
-                context.xray_trace_header().unwrap_or(""),
+                match context.sampled_trace() {
+                    Some(trace) if trace.is_sampled() => context.xray_trace_header().unwrap_or(""),
+                    _ => "",
+                },
             ),
         ] {
             field.clear();

@@ -107,11 +107,33 @@ impl<S: 'static> Clone for Share<S> {
 }
 
 /// The state [`Share::pack`] packed, on the worker thread.
-pub(crate) fn unpack<S: 'static>(packed: Packed) -> Result<&'static S, Error> {
+fn unpack<S: 'static>(packed: Packed) -> Result<&'static S, Error> {
     packed
         .downcast::<&'static S>()
         .map(|state| *state)
         .map_err(|_| Error::new("Runtime.WorkerInit", "the shared state has another type"))
+}
+
+/// What a worker thread builds its handler with: its own runtime, the shared state, and the
+/// user's function.
+pub(crate) type Build<S, F> =
+    fn(TaskRuntime, &'static S, Share<S>, F) -> Result<Box<dyn Handler>, Error>;
+
+/// [`Handler::fork`] for a handler made of a runtime, a state and the user's function: `None`
+/// when the state cannot be shared, else a builder that gives the worker its own runtime.
+pub(crate) fn fork_with<S: 'static, F: Clone + Send + 'static>(
+    share: &Share<S>,
+    state: &'static S,
+    handler: &F,
+    build: Build<S, F>,
+) -> Option<Fork> {
+    let state = share.pack(state)?;
+    let share = share.clone();
+    let handler = handler.clone();
+    Some(Box::new(move || {
+        let runtime = TaskRuntime::new().map_err(tokio_error)?;
+        build(runtime, unpack::<S>(state)?, share, handler).map(Some)
+    }))
 }
 
 /// What a handler's `async fn` may return: `Result<R, E>` with `R: Serialize` and
@@ -256,15 +278,15 @@ where
     }
 
     fn fork(&self) -> Option<Fork> {
-        let state = self.share.pack(self.state)?;
-        let share = self.share.clone();
-        let handler = self.handler.clone();
-        Some(Box::new(move || {
-            let runtime = TaskRuntime::new().map_err(tokio_error)?;
-            let state = unpack::<S>(state)?;
-            let handler = TypedHandler::<S, F, E>::new(runtime, state, share, handler)?;
-            Ok(Some(Box::new(handler) as Box<dyn Handler>))
-        }))
+        fork_with(
+            &self.share,
+            self.state,
+            &self.handler,
+            |runtime, state, share, handler| {
+                let handler = TypedHandler::<S, F, E>::new(runtime, state, share, handler)?;
+                Ok(Box::new(handler))
+            },
+        )
     }
 
     fn call(

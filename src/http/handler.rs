@@ -10,7 +10,7 @@ use super::settings::Settings;
 use crate::context::Context;
 use crate::deadline::DeadlineGuard;
 use crate::error::Error;
-use crate::handler::{Fork, Handler, Share, TaskRuntime, tokio_error, unpack};
+use crate::handler::{Fork, Handler, Share, TaskRuntime, fork_with};
 use crate::logging;
 use crate::trace_env::TraceEnv;
 
@@ -57,15 +57,14 @@ where
     }
 
     fn fork(&self) -> Option<Fork> {
-        let state = self.share.pack(self.state)?;
-        let share = self.share.clone();
-        let handler = self.handler.clone();
-        Some(Box::new(move || {
-            let runtime = TaskRuntime::new().map_err(tokio_error)?;
-            let state = unpack::<S>(state)?;
-            let handler = HttpHandler::new(runtime, state, share, handler)?;
-            Ok(Some(Box::new(handler) as Box<dyn Handler>))
-        }))
+        fork_with(
+            &self.share,
+            self.state,
+            &self.handler,
+            |runtime, state, share, handler| {
+                Ok(Box::new(HttpHandler::new(runtime, state, share, handler)?))
+            },
+        )
     }
 
     fn call(

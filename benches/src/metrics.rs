@@ -130,9 +130,15 @@ fn callgrind_total(
         api.invoke(invocation);
     }
     // Stopping the emulator makes the function's /next fail: every subject then exits by
-    // itself, which is what makes callgrind write its counts.
+    // itself, which is what makes callgrind write its counts, except `run_concurrent`, whose
+    // workers retry `/next` for ever: that one is sent SIGTERM, which callgrind also writes on.
     drop(api);
-    running.wait_exit(WAIT)?;
+    if running.wait_exit(Duration::from_secs(10)).is_none() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &running.pid().to_string()])
+            .status();
+        running.wait_exit(WAIT)?;
+    }
     let total = read_total(&out);
     // `LAMINA_BENCH_KEEP_CALLGRIND=1` keeps the profiles for `callgrind_annotate` (with a
     // build that keeps its symbols: `CARGO_PROFILE_RELEASE_STRIP=none`).

@@ -11,7 +11,9 @@
 //! panicking thread's invocation gets the panic, and every other one in flight gets a
 //! `Runtime.ProcessAborted` error naming it: the abort ends them all, and none is left for the
 //! caller to wait out. A panic on a thread with no invocation of its own (a blocking task) is
-//! the invocation's when only one is in flight.
+//! the invocation's when only one is in flight. An invocation another worker receives while the
+//! report is posted, or within [`LATE_GRACE`] after it, is failed the same way by that worker,
+//! which then runs nothing; the process aborts after the grace.
 //!
 //! Only the first panic is reported. A thread that panics while another's report is being posted
 //! waits for it (bounded) instead of returning to abort the process under that report.
@@ -34,6 +36,9 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 /// usually takes a millisecond; this bounds the rare one that meets a slow or dropped connection
 /// (each read and write has `REPORT_TIMEOUT`, and a failed connection is retried).
 const REPORT_WAIT: Duration = Duration::from_secs(10);
+/// With several workers, how long the reporting thread waits before the abort, so an invocation
+/// another worker has just received (its `/next` answered as the panic struck) is failed too.
+const LATE_GRACE: Duration = Duration::from_millis(50);
 
 thread_local! {
     /// The latest panic on this thread, kept by the hook for the `catch_unwind` that will see
@@ -58,6 +63,7 @@ static IN_FLIGHT: Mutex<InFlight> = Mutex::new(InFlight {
     endpoint: None,
     phase: Phase::Idle,
     invocations: Vec::new(),
+    reported: String::new(),
 });
 
 struct InFlight {
@@ -65,6 +71,8 @@ struct InFlight {
     phase: Phase,
     /// One slot per thread that has run an invocation; its strings are reused.
     invocations: Vec<Running>,
+    /// What the reported panic said, for an invocation that arrives after it.
+    reported: String,
 }
 
 /// One worker thread's invocation.
@@ -183,6 +191,14 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
                 slot
             }
         };
+        if in_flight.phase == Phase::Reported {
+            fail_late(&in_flight, context);
+            drop(in_flight);
+            // The process aborts within `LATE_GRACE`; this worker must not start the handler.
+            loop {
+                std::thread::park();
+            }
+        }
         let running = &mut in_flight.invocations[slot];
         running.busy = true;
         for (field, value) in [
@@ -287,6 +303,13 @@ fn report_before_abort(message: String) {
                 .flatten()
         });
     let panicked = own.map(|slot| in_flight.invocations[slot].request_id.clone());
+    in_flight.reported = format!(
+        "{} panicked under panic = \"abort\" ({message})",
+        match &panicked {
+            Some(id) => format!("invocation {id}"),
+            None => "a thread of no invocation".to_owned(),
+        }
+    );
     for (slot, running) in in_flight.invocations.iter().enumerate() {
         if !running.busy {
             continue;
@@ -294,18 +317,7 @@ fn report_before_abort(message: String) {
         let error = if Some(slot) == own {
             Error::Panic(PanicError::new(message.clone()))
         } else {
-            Error::new(
-                "Runtime.ProcessAborted",
-                format!(
-                    "the process ended while this invocation ran: {} panicked under panic = \
-                     \"abort\" ({message}); build with panic = \"unwind\" to keep concurrent \
-                     invocations apart",
-                    match &panicked {
-                        Some(id) => format!("invocation {id}"),
-                        None => "a thread of no invocation".to_owned(),
-                    }
-                ),
-            )
+            aborted(&in_flight.reported)
         };
         let optional = |s: &str| Some(s).filter(|s| !s.is_empty()).map(str::to_owned);
         let invocation_id = optional(&running.invocation_id);
@@ -317,6 +329,36 @@ fn report_before_abort(message: String) {
             trace_header.as_deref(),
         ));
     }
+    if in_flight.invocations.len() > 1 {
+        // Other workers may be receiving invocations right now; `enter_invocation` fails those.
+        drop(in_flight);
+        std::thread::sleep(LATE_GRACE);
+    }
+}
+
+/// The error of an invocation that the abort of another's panic ends.
+fn aborted(reported: &str) -> Error {
+    Error::new(
+        "Runtime.ProcessAborted",
+        format!(
+            "the process ended while this invocation ran: {reported}; build with panic = \
+             \"unwind\" to keep concurrent invocations apart"
+        ),
+    )
+}
+
+/// Fails an invocation a worker received after a panic was reported.
+fn fail_late(in_flight: &InFlight, context: &crate::Context) {
+    let Some(endpoint) = in_flight.endpoint.clone() else {
+        return;
+    };
+    let mut api = RuntimeApi::with_timeout(endpoint, Some(REPORT_TIMEOUT));
+    log_report(api.fail(
+        context.request_id(),
+        context.invocation_id.get(),
+        &aborted(&in_flight.reported),
+        None,
+    ));
 }
 
 fn log_report(outcome: Result<Delivery, crate::error::ApiError>) {

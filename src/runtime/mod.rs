@@ -33,6 +33,10 @@ use endpoint::Endpoint;
 /// [`Error::InvalidEvent`]'s `errorType`, which is also how it arrives from a handler library.
 const EVENT_ERROR_TYPE: &str = "Runtime.InvalidEvent";
 
+/// The response buffer each worker starts with, and the most it keeps between invocations.
+const RESPONSE_START: usize = 4096;
+const RESPONSE_KEPT: usize = 64 * 1024;
+
 /// How long to wait before asking again after `/next` said there is nothing (`204`).
 const NOTHING_PAUSE: Duration = Duration::from_millis(10);
 
@@ -167,7 +171,7 @@ fn invoke_loop<H: Handler>(
     function: &Arc<FunctionConfig>,
     mut handler: H,
 ) -> ExitCode {
-    let mut response = Vec::with_capacity(4096);
+    let mut response = Vec::with_capacity(RESPONSE_START);
     loop {
         let next = match api.next(function, &mut |socket| handler.until_readable(socket)) {
             Ok(next) => next,
@@ -212,6 +216,10 @@ fn invoke_loop<H: Handler>(
             outcome,
         ) {
             return fatal(err);
+        }
+        if response.capacity() > RESPONSE_KEPT {
+            // One large response should not pin its memory in every worker for good.
+            response = Vec::with_capacity(RESPONSE_START);
         }
     }
 }

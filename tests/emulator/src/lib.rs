@@ -774,6 +774,11 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
             if shared.shutdown.load(Ordering::SeqCst) {
                 return Ok(());
             }
+            // A long-poll whose process has died (a worker of a process that aborted) must not
+            // take an invocation: Lambda hands invocations only to a live runtime.
+            if !state.queue.is_empty() && peer_closed(stream) {
+                return Ok(());
+            }
             if let Some(next) = state.queue.pop_front() {
                 let count = state.delivered.entry(next.0.clone()).or_default();
                 *count += 1;
@@ -814,6 +819,16 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     write_answer_bytes(stream, 200, &event.body, &pairs)
+}
+
+/// Whether the client has closed its end (its process ended).
+fn peer_closed(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let closed = matches!(stream.peek(&mut [0u8; 1]), Ok(0));
+    let _ = stream.set_nonblocking(false);
+    closed
 }
 
 fn answer_outcome(

@@ -444,6 +444,7 @@ mod tests {
             memory_mb: 256,
             log_group: Some("/aws/lambda/orders".into()),
             log_stream: None,
+            max_concurrency: 1,
         });
         let headers = [
             ("Lambda-Runtime-Aws-Request-Id", "r-1"),

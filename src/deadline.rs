@@ -51,8 +51,7 @@ impl DeadlineGuard {
         })
     }
 
-    /// Whether the guard is on. Callers branch on it rather than always wrap the handler's
-    /// future: the wrapper's timer makes every invocation's future larger to move.
+    /// Whether the guard is on (see `TaskRuntime::run_invocation`).
     pub(crate) fn is_on(self) -> bool {
         self.margin.is_some()
     }

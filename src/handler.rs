@@ -181,6 +181,26 @@ impl TaskRuntime {
         })
     }
 
+    /// Runs one invocation's future to completion under the deadline guard, with X-Ray's trace
+    /// set around it and its subsegments sent when it returns, here on the handler's side (in
+    /// layer mode, inside the handler's library).
+    ///
+    /// The guard's wrapper is used only when the guard is on: its timer makes every invocation's
+    /// future larger to move.
+    pub(crate) fn run_invocation<F: Future>(
+        &self,
+        deadline: DeadlineGuard,
+        context: &Context,
+        invocation: F,
+    ) -> Result<F::Output, Error> {
+        if deadline.is_on() {
+            let guarded = deadline.run(context, invocation);
+            self.block_on(crate::xray::invocation(context, guarded))
+        } else {
+            Ok(self.block_on(crate::xray::invocation(context, invocation)))
+        }
+    }
+
     /// Runs this runtime's tasks, if it has any, until `socket` is readable (see
     /// [`Handler::until_readable`]).
     ///
@@ -304,17 +324,10 @@ where
         self.trace_env.update(context.xray_trace_header());
         let event = decode_logged::<E>(event)?;
         let invocation = (self.handler)(event, context.clone(), self.state);
-        // X-Ray: the trace is set around the user's future and its subsegments are sent when it
-        // returns, here on the handler's side (in layer mode, inside the handler's library).
-        let output = if self.deadline.is_on() {
-            let guarded = self.deadline.run(context, invocation);
-            self.runtime
-                .block_on(crate::xray::invocation(context, guarded))?
-        } else {
-            self.runtime
-                .block_on(crate::xray::invocation(context, invocation))
-        };
-        let output = output.into_result()?;
+        let output = self
+            .runtime
+            .run_invocation(self.deadline, context, invocation)?
+            .into_result()?;
         encode(&output, response)
     }
 }

@@ -85,15 +85,10 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        let outcome = if self.deadline.is_on() {
-            let guarded = self.deadline.run(context, respond(call));
-            self.runtime
-                .block_on(crate::xray::invocation(context, guarded))
-                .and_then(|outcome| outcome)
-        } else {
-            self.runtime
-                .block_on(crate::xray::invocation(context, respond(call)))
-        };
+        let outcome = self
+            .runtime
+            .run_invocation(self.deadline, context, respond(call))
+            .and_then(|outcome| outcome);
         finish(outcome, source, &self.settings, context, response)
     }
 }

@@ -105,7 +105,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::context::Context;
 use crate::error::{BoxError, Error, IntoError};
-use crate::handler::{Handler, decode_logged, encode};
+use crate::handler::{Handler, Reply, decode_logged, encode};
 use crate::logging;
 use crate::runtime::config::FunctionConfig;
 use crate::trace_env::TraceEnv;
@@ -248,7 +248,7 @@ where
         &mut self,
         event: &[u8],
         context: &Context,
-        response: &mut Vec<u8>,
+        reply: &mut Reply<'_>,
     ) -> Result<(), Error> {
         let _logs = logging::Invocation::enter(context);
         self.trace_env.update(context.xray_trace_header());
@@ -267,7 +267,7 @@ where
         };
         let invocation = crate::xray::invocation(context, invocation);
         let output = self.runtime.block_on(invocation).map_err(into_error)?;
-        encode(&output, response)
+        encode(&output, reply.body)
     }
 }
 

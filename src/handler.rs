@@ -18,19 +18,48 @@ use crate::json;
 use crate::logging;
 use crate::trace_env::TraceEnv;
 
+/// Where one invocation's response goes: a buffer for a response sent whole (the usual JSON
+/// document), and, where the caller can take one, a stream the handler writes as it goes.
+pub struct Reply<'a> {
+    /// The response sent whole, written here unless the stream was opened.
+    pub(crate) body: &'a mut Vec<u8>,
+    /// The streamed response; `None` where the caller takes responses whole only.
+    pub(crate) stream: Option<&'a mut dyn StreamTarget>,
+}
+
+impl<'a> Reply<'a> {
+    /// A reply that can only be sent whole.
+    pub(crate) fn whole(body: &'a mut Vec<u8>) -> Self {
+        Reply { body, stream: None }
+    }
+
+    /// A reply that may be streamed to `stream`.
+    pub(crate) fn streamed(body: &'a mut Vec<u8>, stream: &'a mut dyn StreamTarget) -> Self {
+        Reply {
+            body,
+            stream: Some(stream),
+        }
+    }
+}
+
+/// Where a streamed response's bytes go: the Runtime API (through the loader, in layer mode), or
+/// stdout for a local invocation.
+pub(crate) trait StreamTarget {
+    /// Starts the response; returns the socket it is written on, for the panic hook's trailers.
+    fn open(&mut self, content_type: &str) -> std::io::Result<Option<RawFd>>;
+    /// Sends the next bytes; blocks while the reader is behind (back-pressure).
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
 /// A handler in erased form.
 pub trait Handler {
-    /// Handles one invocation: `event` is the payload as received, and the response JSON is
-    /// written to `response`, which arrives empty.
+    /// Handles one invocation: `event` is the payload as received; the response goes to
+    /// `reply`, whose buffer arrives empty.
     ///
     /// # Errors
     /// The error to report for this invocation.
-    fn call(
-        &mut self,
-        event: &[u8],
-        context: &Context,
-        response: &mut Vec<u8>,
-    ) -> Result<(), Error>;
+    fn call(&mut self, event: &[u8], context: &Context, reply: &mut Reply<'_>)
+    -> Result<(), Error>;
 
     /// The builder of one more handler for the same function, for a worker thread serving
     /// invocations beside this one (`AWS_LAMBDA_MAX_CONCURRENCY` > 1). The builder runs on that
@@ -59,9 +88,9 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
         &mut self,
         event: &[u8],
         context: &Context,
-        response: &mut Vec<u8>,
+        reply: &mut Reply<'_>,
     ) -> Result<(), Error> {
-        (**self).call(event, context, response)
+        (**self).call(event, context, reply)
     }
 
     fn fork(&self) -> Option<Fork> {
@@ -136,21 +165,35 @@ pub(crate) fn fork_with<S: 'static, F: Clone + Send + 'static>(
     }))
 }
 
-/// What a handler's `async fn` may return: `Result<R, E>` with `R: Serialize` and
+/// What a handler's `async fn` may return: `Result<R, E>` with `R:` [`Respond`] and
 /// `E:` [`IntoError`](crate::error::IntoError).
 #[diagnostic::on_unimplemented(
     message = "a lamina handler must return `Result<R, E>`, not `{Self}`",
     label = "this return type",
-    note = "`R` is the response (any `serde::Serialize` type) and `E` any error that converts into `lamina::Error`"
+    note = "`R` is the response (any `serde::Serialize` type, or `lamina::stream::Body` to stream) and `E` any error that converts into `lamina::Error`"
 )]
 pub trait Outcome {
     /// The response type.
-    type Response: Serialize;
+    type Response: Respond;
     /// Converts into lamina's result.
     fn into_result(self) -> Result<Self::Response, Error>;
 }
 
-impl<R: Serialize, E: IntoError> Outcome for Result<R, E> {
+/// What a handler's response can be: any `serde::Serialize` value, sent whole as JSON, or (with
+/// the `stream` feature) a [`lamina::stream::Body`](crate::stream), streamed as it is produced.
+pub trait Respond {
+    /// Sends the response to `reply`, inside the invocation's future (a stream is read there).
+    #[doc(hidden)]
+    fn respond(self, reply: &mut Reply<'_>) -> impl Future<Output = Result<(), Error>>;
+}
+
+impl<T: Serialize> Respond for T {
+    async fn respond(self, reply: &mut Reply<'_>) -> Result<(), Error> {
+        encode(&self, reply.body)
+    }
+}
+
+impl<R: Respond, E: IntoError> Outcome for Result<R, E> {
     type Response = R;
     fn into_result(self) -> Result<R, Error> {
         self.map_err(IntoError::into_error)
@@ -313,7 +356,7 @@ where
         &mut self,
         event: &[u8],
         context: &Context,
-        response: &mut Vec<u8>,
+        reply: &mut Reply<'_>,
     ) -> Result<(), Error> {
         // The handler side's own scope: in layer mode this copy of lamina, not the loop's, holds
         // the lines the user's code logs, and writes them out when it is dropped, before the
@@ -323,12 +366,10 @@ where
         // environment the handler's threads read (see `crate::trace_env`).
         self.trace_env.update(context.xray_trace_header());
         let event = decode_logged::<E>(event)?;
-        let invocation = (self.handler)(event, context.clone(), self.state);
-        let output = self
-            .runtime
+        let call = (self.handler)(event, context.clone(), self.state);
+        let invocation = async { call.await.into_result()?.respond(reply).await };
+        self.runtime
             .run_invocation(self.deadline, context, invocation)?
-            .into_result()?;
-        encode(&output, response)
     }
 }
 

@@ -49,6 +49,9 @@ pub mod logging;
 mod percent;
 mod runtime;
 pub mod shutdown;
+#[cfg(feature = "stream")]
+pub mod stream;
+mod streaming;
 pub mod testing;
 mod trace_env;
 pub mod xray;
@@ -59,7 +62,7 @@ pub mod __private;
 
 pub use context::Context;
 pub use error::{Error, IntoError};
-pub use handler::Outcome;
+pub use handler::{Outcome, Respond};
 
 /// Turns an `async fn` into a Lambda function: generates `main`, which runs the invoke loop
 /// (or one local invocation outside Lambda), and the `lamina_handler_abi` entry point through

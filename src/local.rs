@@ -3,16 +3,20 @@
 //! to stderr as the same JSON document Lambda would show, with exit status 1.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::{Error, write_diagnostic};
-use crate::handler::Handler;
+use crate::handler::{Handler, Reply, StreamTarget};
 use crate::logging;
 use crate::runtime::panic;
+
+/// The content type of a streamed HTTP response (`lamina::http::Streaming`).
+const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
 
 /// Lambda's default function timeout, used for the local deadline unless `--timeout` is given.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -64,7 +68,16 @@ pub(crate) fn invoke<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exi
     };
     let context = Context::local(options.timeout);
     let mut response = Vec::new();
-    match panic::catch(|| handler.call(&event, &context, &mut response)) {
+    let mut stdout = StdoutStream::default();
+    let mut reply = Reply::streamed(&mut response, &mut stdout);
+    let result = panic::catch(|| handler.call(&event, &context, &mut reply));
+    if stdout.opened {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => report(&err),
+        };
+    }
+    match result {
         Ok(()) => {
             response.push(b'\n');
             let mut stdout = std::io::stdout().lock();
@@ -77,6 +90,47 @@ pub(crate) fn invoke<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exi
             }
         }
         Err(err) => report(&err),
+    }
+}
+
+/// A streamed response, printed to stdout as it arrives. An HTTP response's prelude (status and
+/// headers) goes to stderr, so stdout carries the body alone.
+#[derive(Default)]
+struct StdoutStream {
+    opened: bool,
+    /// The prelude so far, while an HTTP response's body has not begun.
+    prelude: Option<Vec<u8>>,
+}
+
+impl StreamTarget for StdoutStream {
+    fn open(&mut self, content_type: &str) -> io::Result<Option<RawFd>> {
+        self.opened = true;
+        if content_type == HTTP_INTEGRATION {
+            self.prelude = Some(Vec::new());
+        }
+        Ok(None)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(prelude) = &mut self.prelude {
+            prelude.extend_from_slice(bytes);
+            let Some(end) = prelude.windows(8).position(|w| w == [0; 8]) else {
+                return Ok(());
+            };
+            eprintln!("{}", String::from_utf8_lossy(&prelude[..end]));
+            let rest = prelude.split_off(end + 8);
+            self.prelude = None;
+            return self.write_body(&rest);
+        }
+        self.write_body(bytes)
+    }
+}
+
+impl StdoutStream {
+    fn write_body(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(bytes)?;
+        stdout.flush()
     }
 }
 

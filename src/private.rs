@@ -5,14 +5,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::process::ExitCode;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::handler::{TaskRuntime, TypedHandler, tokio_error};
 
-pub use crate::handler::{Fork, Handler, Share};
+pub use crate::handler::{Fork, Handler, Reply, Respond, Share};
 
 /// A handler, type-checked: what `#[handler]` defines for the function it annotates, and the
 /// one thing both `main` (bin mode) and the exported ABI table (layer mode) are built from.
@@ -391,11 +390,11 @@ impl<T: DeserializeOwned> Event for T {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a lamina response: it does not implement `serde::Serialize`",
     label = "not encodable as JSON",
-    note = "add `#[derive(serde::Serialize)]` to `{Self}`"
+    note = "add `#[derive(serde::Serialize)]` to `{Self}` (or return `lamina::stream::Body` to stream the response)"
 )]
-pub trait Response: Serialize {}
+pub trait Response: Respond {}
 #[diagnostic::do_not_recommend]
-impl<T: Serialize> Response for T {}
+impl<T: Respond> Response for T {}
 
 pub use crate::error::IntoError;
 

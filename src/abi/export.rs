@@ -2,14 +2,15 @@
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
+use std::os::fd::RawFd;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use super::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome};
+use super::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome, StreamHooks};
 use crate::__private::{Function, Sink};
 use crate::context::{Context, local_function_name};
 use crate::error::Error;
-use crate::handler::Handler;
+use crate::handler::{Handler, Reply, StreamTarget};
 use crate::logging;
 use crate::runtime::config::{self, FunctionConfig};
 use crate::runtime::endpoint::Endpoint;
@@ -121,7 +122,12 @@ impl Instance {
         Some((forked, built))
     }
 
-    fn invoke(&mut self, event: &[u8], context: &Context) -> Result<(), Error> {
+    fn invoke(
+        &mut self,
+        event: &[u8],
+        context: &Context,
+        stream: Option<&mut dyn StreamTarget>,
+    ) -> Result<(), Error> {
         self.response.clear();
         let Some(handler) = self.handler.as_mut() else {
             return Err(Error::new(
@@ -130,7 +136,11 @@ impl Instance {
             ));
         };
         panic::enter_invocation(context);
-        let result = panic::catch(|| handler.call(event, context, &mut self.response));
+        let mut reply = match stream {
+            Some(stream) => Reply::streamed(&mut self.response, stream),
+            None => Reply::whole(&mut self.response),
+        };
+        let result = panic::catch(|| handler.call(event, context, &mut reply));
         panic::leave();
         result
     }
@@ -219,20 +229,57 @@ unsafe extern "C" fn invoke(
     instance: *mut c_void,
     event: Bytes<'_>,
     fields: *const InvocationFields<'_>,
+    stream: *const StreamHooks,
     outcome: *mut Outcome<'static>,
 ) {
     // SAFETY: `instance` came from `init`, and the loader calls one function at a time.
     let instance = unsafe { &mut *instance.cast::<Instance>() };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the loader's event and fields are valid for this call.
+        // SAFETY: the loader's event, fields and stream hooks are valid for this call.
         let event = unsafe { event.get() }.unwrap_or_default();
         let context = unsafe { Context::from_fields(&*fields, &instance.function) };
-        instance.invoke(event, &context)
+        let mut hooks = unsafe { stream.as_ref() }.map(LoaderStream);
+        let target = hooks.as_mut().map(|hooks| hooks as &mut dyn StreamTarget);
+        instance.invoke(event, &context, target)
     }))
     .unwrap_or_else(|_| Err(glue_failure()));
     let report = instance.outcome(result);
     // SAFETY: the loader owns `outcome`.
     unsafe { *outcome = report };
+}
+
+/// The loader's stream, as the handler sees it.
+struct LoaderStream<'a>(&'a StreamHooks);
+
+impl StreamTarget for LoaderStream<'_> {
+    fn open(&mut self, content_type: &str) -> std::io::Result<Option<RawFd>> {
+        let mut socket = -1;
+        // SAFETY: the hooks are valid for this invoke, on this thread.
+        let status = unsafe {
+            (self.0.open)(
+                self.0.target,
+                Bytes::new(content_type.as_bytes()),
+                &mut socket,
+            )
+        };
+        if status == StreamHooks::SENT {
+            Ok((socket >= 0).then_some(socket))
+        } else {
+            Err(std::io::Error::other(
+                "the loader could not start the streamed response",
+            ))
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // SAFETY: as in `open`.
+        let status = unsafe { (self.0.write)(self.0.target, Bytes::new(bytes)) };
+        if status == StreamHooks::SENT {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("the loader's stream is closed"))
+        }
+    }
 }
 
 unsafe extern "C" fn idle(instance: *mut c_void, socket: i32) {

@@ -6,13 +6,14 @@
 
 use std::ffi::c_void;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use super::fields::Scratch;
-use super::{ABI_VERSION, Bytes, FunctionTable, Outcome};
+use super::{ABI_VERSION, Bytes, FunctionTable, Outcome, StreamHooks};
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{Fork, Handler};
+use crate::handler::{Fork, Handler, Reply, StreamTarget};
 
 /// Why a handler library could not be loaded: the init error the layer's `bootstrap` reports.
 ///
@@ -221,16 +222,71 @@ impl Handler for LoadedHandler {
         &mut self,
         event: &[u8],
         context: &Context,
-        response: &mut Vec<u8>,
+        reply: &mut Reply<'_>,
     ) -> Result<(), Error> {
         let fields = context.to_fields(&mut self.scratch);
         let mut outcome = Outcome::unset();
-        // SAFETY: the instance is alive; event, fields and outcome outlive the call.
-        unsafe { (self.table.invoke)(self.instance, Bytes::new(event), &fields, &mut outcome) };
+        let mut target = reply.stream.as_deref_mut();
+        let hooks = target.as_mut().map(|target| StreamHooks {
+            target: std::ptr::from_mut(target).cast(),
+            open: open_stream,
+            write: write_stream,
+        });
+        let hooks_ptr = hooks.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+        // SAFETY: the instance is alive; event, fields, hooks (and the target they point to)
+        // and outcome outlive the call.
+        unsafe {
+            (self.table.invoke)(
+                self.instance,
+                Bytes::new(event),
+                &fields,
+                hooks_ptr,
+                &mut outcome,
+            );
+        };
         // SAFETY: the outcome points into the instance, untouched until the next call.
         let body = unsafe { read(&outcome) }?;
-        response.extend_from_slice(body);
+        reply.body.extend_from_slice(body);
         Ok(())
+    }
+}
+
+/// What [`StreamHooks::target`] points to: the loop's stream for the invocation.
+type Target<'a> = &'a mut dyn StreamTarget;
+
+unsafe extern "C" fn open_stream(
+    target: *mut c_void,
+    content_type: Bytes<'_>,
+    socket: *mut i32,
+) -> u32 {
+    // SAFETY: `target` is the `Target` `call` lent for this invoke, used from its thread only.
+    let target = unsafe { &mut *target.cast::<Target<'_>>() };
+    // SAFETY: the library passes valid bytes and a valid `socket` pointer.
+    let content_type = unsafe { content_type.get() }.unwrap_or_default();
+    let content_type = String::from_utf8_lossy(content_type);
+    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| target.open(&content_type)));
+    match opened {
+        Ok(Ok(fd)) => {
+            // SAFETY: as above.
+            unsafe { *socket = fd.unwrap_or(-1) };
+            StreamHooks::SENT
+        }
+        Ok(Err(err)) => {
+            tracing::error!("the streamed response could not be started: {err}");
+            StreamHooks::CLOSED
+        }
+        Err(_) => StreamHooks::CLOSED,
+    }
+}
+
+unsafe extern "C" fn write_stream(target: *mut c_void, bytes: Bytes<'_>) -> u32 {
+    // SAFETY: as in `open_stream`.
+    let target = unsafe { &mut *target.cast::<Target<'_>>() };
+    // SAFETY: the library passes valid bytes.
+    let bytes = unsafe { bytes.get() }.unwrap_or_default();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| target.write(bytes))) {
+        Ok(Ok(())) => StreamHooks::SENT,
+        _ => StreamHooks::CLOSED,
     }
 }
 
@@ -269,12 +325,12 @@ mod tests {
 
     struct Echo;
     impl Handler for Echo {
-        fn call(&mut self, event: &[u8], ctx: &Context, out: &mut Vec<u8>) -> Result<(), Error> {
+        fn call(&mut self, event: &[u8], ctx: &Context, out: &mut Reply<'_>) -> Result<(), Error> {
             match event {
                 b"\"fail\"" => Err(Error::new("Mine", format!("failed {}", ctx.request_id()))),
                 b"\"panic\"" => panic!("kaboom"),
                 _ => {
-                    out.extend_from_slice(event);
+                    out.body.extend_from_slice(event);
                     Ok(())
                 }
             }
@@ -310,7 +366,9 @@ mod tests {
     fn call(handler: &mut LoadedHandler, event: &[u8]) -> Result<Vec<u8>, Error> {
         let ctx = Context::local(std::time::Duration::from_secs(3));
         let mut out = Vec::new();
-        handler.call(event, &ctx, &mut out).map(|()| out)
+        handler
+            .call(event, &ctx, &mut Reply::whole(&mut out))
+            .map(|()| out)
     }
 
     #[test]

@@ -18,7 +18,11 @@
 //!   the same function for another worker thread, sharing the first one's state. It stores null
 //!   (and reports success) when the function cannot be served from several threads (its state
 //!   is not `Sync`); otherwise an instance, even when `outcome` reports an error.
-//! - `invoke(instance, event, &fields, &mut outcome)`: runs one invocation.
+//! - `invoke(instance, event, &fields, stream, &mut outcome)`: runs one invocation. `stream`
+//!   (since version 3) is the loader's [`StreamHooks`] for this invocation, or null where the
+//!   response can only be sent whole: through it the library starts a streamed response and
+//!   writes its bytes as the handler produces them. Once a stream has started, the outcome's
+//!   body is ignored; an error outcome then ends the stream with the error in its trailers.
 //! - `idle(instance, socket)` (since version 2): called between invocations while the loader
 //!   waits for `/next` on `socket` (a file descriptor); runs the instance's background tasks
 //!   until the socket is readable, or returns at once when there are none.
@@ -56,7 +60,7 @@ pub use host::{LoadError, LoadedHandler};
 pub use export::table;
 
 /// The version of this contract. A loader refuses a library whose table carries another one.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The name of the symbol every handler library exports (without a trailing NUL).
 pub const ENTRY_SYMBOL: &str = "lamina_handler_abi";
@@ -88,11 +92,12 @@ pub struct FunctionTable {
         forked: *mut *mut c_void,
         outcome: *mut Outcome<'static>,
     ),
-    /// Runs one invocation on an instance `init` returned.
+    /// Runs one invocation on an instance `init` returned; `stream` may be null.
     pub invoke: unsafe extern "C" fn(
         instance: *mut c_void,
         event: Bytes<'_>,
         fields: *const InvocationFields<'_>,
+        stream: *const StreamHooks,
         outcome: *mut Outcome<'static>,
     ),
     /// Runs `instance`'s background tasks until `socket` is readable.
@@ -173,6 +178,32 @@ pub struct InvocationFields<'a> {
     /// `Lambda-Runtime-Invocation-Id` (since ABI version 2), which the library's panic report
     /// echoes.
     pub invocation_id: Bytes<'a>,
+}
+
+/// The loader's streamed response for one invocation (since ABI version 3), valid for the
+/// duration of one `invoke` and called only from the thread that called it.
+///
+/// A handler that streams calls `open` once, before its first byte, then `write` for each piece.
+/// Both return [`StreamHooks::SENT`] or [`StreamHooks::CLOSED`]: the Runtime API could not be
+/// reached (`open`; nothing was sent, so the invocation's error still goes to `/error`), or it
+/// closed the stream (`write`: the caller went away or the invocation ended; stop writing).
+#[repr(C)]
+pub struct StreamHooks {
+    /// The loader's stream, passed back to each call.
+    pub target: *mut c_void,
+    /// Starts the response with this `Content-Type`, and stores the socket it is written on (or
+    /// -1), for the library's panic hook to end the stream under `panic = "abort"`.
+    pub open:
+        unsafe extern "C" fn(target: *mut c_void, content_type: Bytes<'_>, socket: *mut i32) -> u32,
+    /// Sends the next bytes of the response; blocks while the reader is behind.
+    pub write: unsafe extern "C" fn(target: *mut c_void, bytes: Bytes<'_>) -> u32,
+}
+
+impl StreamHooks {
+    /// The call went through.
+    pub const SENT: u32 = 0;
+    /// The stream could not be started, or is closed.
+    pub const CLOSED: u32 = 1;
 }
 
 /// What `init` or `invoke` reports back.

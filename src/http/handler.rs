@@ -7,11 +7,13 @@ use super::Request;
 use super::request;
 use super::response::{self, IntoResponse};
 use super::settings::Settings;
+use super::streaming;
 use crate::context::Context;
 use crate::deadline::DeadlineGuard;
 use crate::error::Error;
-use crate::handler::{Fork, Handler, Share, TaskRuntime, fork_with};
+use crate::handler::{Fork, Handler, Reply, Share, TaskRuntime, fork_with};
 use crate::logging;
+use crate::streaming::Writer;
 use crate::trace_env::TraceEnv;
 
 /// The user's `async fn(Request, Context, &S)`, as [`crate::handler::TypedHandler`] runs a JSON
@@ -71,7 +73,7 @@ where
         &mut self,
         event: &[u8],
         context: &Context,
-        response: &mut Vec<u8>,
+        reply: &mut Reply<'_>,
     ) -> Result<(), Error> {
         let _logs = logging::Invocation::enter(context);
         self.trace_env.update(context.xray_trace_header());
@@ -85,11 +87,43 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
+        if R::STREAMS && streaming::streams_to(source) && reply.stream.is_some() {
+            let settings = &self.settings;
+            let streamed = stream(call, source, settings, context, reply);
+            return self
+                .runtime
+                .run_invocation(self.deadline, context, streamed)?;
+        }
         let outcome = self
             .runtime
             .run_invocation(self.deadline, context, respond(call))
             .and_then(|outcome| outcome);
-        finish(outcome, source, &self.settings, context, response)
+        finish(outcome, source, &self.settings, context, reply.body)
+    }
+}
+
+/// Runs the handler's future and streams its response; an error before the response exists
+/// fails the invocation (or, under `LAMINA_HTTP_ERRORS=500`, streams the problem document).
+async fn stream<R: IntoResponse>(
+    call: impl Future<Output = Result<R, Error>>,
+    source: super::Source,
+    settings: &Settings,
+    context: &Context,
+    reply: &mut Reply<'_>,
+) -> Result<(), Error> {
+    let writer = Writer::new(reply, streaming::content_type());
+    match call.await {
+        Ok(response) => streaming::send(source, response.into_response(), writer).await,
+        Err(err @ Error::Handler(_)) if settings.errors_as_500 => {
+            tracing::error!(
+                error_type = err.error_type(),
+                "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
+                err.message()
+            );
+            let problem = response::problem(context.request_id()).map(super::Body::from);
+            streaming::send(source, problem, writer).await
+        }
+        Err(err) => Err(err),
     }
 }
 

@@ -95,11 +95,13 @@ mod handler;
 mod request;
 mod response;
 mod settings;
+mod streaming;
 mod uri;
 
 pub use body::Body;
 pub use context::{Authorizer, RequestContext, Source};
 pub use response::{BodyEncoding, IntoResponse};
+pub use streaming::Streaming;
 
 pub(crate) use handler::HttpHandler;
 

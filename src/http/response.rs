@@ -24,6 +24,9 @@ use crate::error::{BoxError, Error, ResponseError, short_type_name};
 pub trait IntoResponse {
     /// The response's body.
     type Body: http_body::Body<Error: Into<BoxError>>;
+    /// Whether the response streams (see [`Streaming`](super::Streaming)).
+    #[doc(hidden)]
+    const STREAMS: bool = false;
     /// The response.
     fn into_response(self) -> http::Response<Self::Body>;
 }
@@ -309,6 +312,12 @@ pub(super) fn write_problem(
     request_id: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
+    let (parts, body) = problem(request_id).into_parts();
+    write(source, &parts, body.as_bytes(), out)
+}
+
+/// The problem document of [`write_problem`], as a response.
+pub(super) fn problem(request_id: &str) -> http::Response<String> {
     let body = serde_json::json!({
         "type": "about:blank",
         "title": "Internal Server Error",
@@ -317,14 +326,56 @@ pub(super) fn write_problem(
         "requestId": request_id,
     })
     .to_string();
-    let mut response = http::Response::new(());
+    let mut response = http::Response::new(body);
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
-    let (parts, ()) = response.into_parts();
-    write(source, &parts, body.as_bytes(), out)
+    response
+}
+
+/// The JSON prelude of a streamed HTTP response: status and headers, in the fields `source`
+/// reads (Function URLs: `headers` and `cookies`, always present, as `cargo lambda watch`
+/// requires; API Gateway REST APIs: `multiValueHeaders`, every cookie kept).
+pub(super) fn write_prelude(
+    source: Source,
+    parts: &http::response::Parts,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Prelude<'a> {
+        status_code: u16,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        headers: Option<JoinedHeaders<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        multi_value_headers: Option<MultiHeaders<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cookies: Option<Cookies<'a>>,
+    }
+    let headers = &parts.headers;
+    let mut prelude = Prelude {
+        status_code: parts.status.as_u16(),
+        headers: None,
+        multi_value_headers: None,
+        cookies: None,
+    };
+    if source == Source::ApiGatewayRest {
+        prelude.multi_value_headers = Some(MultiHeaders(headers));
+    } else {
+        prelude.headers = Some(JoinedHeaders {
+            headers,
+            cookies: CookieRule::Apart,
+        });
+        prelude.cookies = Some(Cookies(headers));
+    }
+    crate::json::to_writer(out, &prelude).map_err(|e| {
+        Error::InvalidResponse(ResponseError::new(
+            short_type_name::<http::Response<()>>(),
+            e,
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
 const INVOCATION_ID_HEADER: &str = "Lambda-Runtime-Invocation-Id";
+const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
+const ERROR_BODY_HEADER: &str = "Lambda-Runtime-Function-Error-Body";
+/// The trailers a streamed response declares, for an error after its first byte.
+const STREAM_TRAILERS: &str =
+    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
 /// A client of one Runtime API endpoint.
 pub(crate) struct RuntimeApi {
@@ -40,9 +45,10 @@ pub(crate) struct RuntimeApi {
 }
 
 /// What `/next` handed over.
-pub(crate) enum Next<'a> {
-    /// An invocation to run.
-    Invocation { context: Context, event: &'a [u8] },
+pub(crate) enum Next {
+    /// An invocation to run. The event is the client's own buffer, lent out so the handler can
+    /// stream its response while it reads the event; [`RuntimeApi::give_back`] returns it.
+    Invocation { context: Context, event: Vec<u8> },
     /// An invocation whose headers are unusable; fail it if it has a request id.
     Unusable(HeaderFault),
     /// Nothing to do yet (`204`, sent by `cargo lambda watch`); ask again.
@@ -88,7 +94,7 @@ impl RuntimeApi {
         &mut self,
         function: &Arc<FunctionConfig>,
         idle: &mut dyn FnMut(RawFd),
-    ) -> Result<Next<'_>, ApiError> {
+    ) -> Result<Next, ApiError> {
         let response = self
             .http
             .request_waiting("GET", NEXT, &[], b"", idle)
@@ -97,7 +103,7 @@ impl RuntimeApi {
             200 => Ok(match Context::from_headers(response.headers(), function) {
                 Ok(context) => Next::Invocation {
                     context,
-                    event: response.body,
+                    event: self.http.take_body(),
                 },
                 Err(fault) => Next::Unusable(fault),
             }),
@@ -108,6 +114,11 @@ impl RuntimeApi {
                 body: excerpt(response.body),
             })),
         }
+    }
+
+    /// Returns an event buffer `next` lent out, so the next event reuses its memory.
+    pub(crate) fn give_back(&mut self, event: Vec<u8>) {
+        self.http.give_back(event);
     }
 
     /// Posts the handler's response for `request_id`, echoing the invocation id `/next` gave.
@@ -131,6 +142,72 @@ impl RuntimeApi {
             .request("POST", &self.path, headers, body)
             .map_err(|e| io_error(&self.path, e))?;
         delivery(&self.path, response.status, response.body)
+    }
+
+    /// Starts the streamed response for `request_id`: the head of a chunked `POST …/response`
+    /// in Lambda's streaming mode, declaring the error trailers. Returns the socket the body is
+    /// written on.
+    ///
+    /// # Errors
+    /// The connection failed; nothing of the response reached the Runtime API.
+    pub(crate) fn open_stream(
+        &mut self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        content_type: &str,
+    ) -> Result<Option<RawFd>, ApiError> {
+        self.set_invocation_path(request_id, "/response");
+        let mut headers = [
+            (RESPONSE_MODE_HEADER, "streaming"),
+            ("Content-Type", content_type),
+            ("Trailer", STREAM_TRAILERS),
+            ("", ""),
+        ];
+        let count = match invocation_id {
+            Some(id) => {
+                headers[3] = (INVOCATION_ID_HEADER, id);
+                4
+            }
+            None => 3,
+        };
+        self.http
+            .start_chunked("POST", &self.path, &headers[..count])
+            .map_err(|e| io_error(&self.path, e))?;
+        Ok(self.http.socket())
+    }
+
+    /// Sends the next piece of the streamed response.
+    ///
+    /// # Errors
+    /// The Runtime API closed the stream (the caller went away, or the invocation ended).
+    pub(crate) fn stream_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.http.write_chunk(bytes)
+    }
+
+    /// Ends the streamed response: cleanly, or with `error` in the trailers the head declared.
+    ///
+    /// # Errors
+    /// The write failed or the Runtime API's answer could not be read.
+    pub(crate) fn close_stream(&mut self, error: Option<&Error>) -> Result<Delivery, ApiError> {
+        let response = match error {
+            None => self.http.finish_chunked(&[]),
+            Some(error) => {
+                self.diagnostic.clear();
+                stream_error_trailers(error, &mut self.diagnostic);
+                let (error_type, body) = split_trailers(&self.diagnostic);
+                self.http
+                    .finish_chunked(&[(ERROR_TYPE_HEADER, error_type), (ERROR_BODY_HEADER, body)])
+            }
+        };
+        let delivered = match response {
+            Ok(response) => delivery(&self.path, response.status, response.body),
+            Err(err) => Err(io_error(&self.path, err)),
+        };
+        // "The runtime must close the underlying connection after it has successfully written
+        // the response" (AWS, custom runtimes: response streaming): the next request opens a
+        // new one.
+        self.http.disconnect();
+        delivered
     }
 
     /// Posts an invocation error for `request_id`. A sampled invocation (per `trace_header`)
@@ -186,6 +263,76 @@ impl RuntimeApi {
         self.path.push_str("/2018-06-01/runtime/invocation/");
         push_path_segment(&mut self.path, request_id);
         self.path.push_str(suffix);
+    }
+}
+
+/// Ends a streamed response from the panic hook under `panic = "abort"`: its last chunk with
+/// `error` in the trailers, written straight to `socket`, then the status of the Runtime API's
+/// answer (read with a short timeout). The socket stays open: the process is about to end.
+pub(crate) fn abort_stream(socket: RawFd, error: &Error) -> io::Result<u16> {
+    use std::io::{Read, Write};
+    let mut both = Vec::with_capacity(512);
+    stream_error_trailers(error, &mut both);
+    let (error_type, body) = split_trailers(&both);
+    let tail =
+        format!("0\r\n{ERROR_TYPE_HEADER}: {error_type}\r\n{ERROR_BODY_HEADER}: {body}\r\n\r\n");
+    // SAFETY: the socket belongs to the thread that panicked, which is inside this hook and
+    // writes nothing else to it; `ManuallyDrop` leaves it open.
+    #[allow(unsafe_code)]
+    let mut connection = std::mem::ManuallyDrop::new(unsafe {
+        <std::net::TcpStream as std::os::fd::FromRawFd>::from_raw_fd(socket)
+    });
+    connection.set_write_timeout(Some(Duration::from_secs(2)))?;
+    connection.set_read_timeout(Some(Duration::from_secs(2)))?;
+    connection.write_all(tail.as_bytes())?;
+    let mut answer = [0u8; 512];
+    let read = connection.read(&mut answer)?;
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let mut parsed = httparse::Response::new(&mut headers);
+    match parsed.parse(&answer[..read]) {
+        Ok(_) => parsed
+            .code
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no status in the answer")),
+        Err(err) => Err(io::Error::new(io::ErrorKind::InvalidData, err)),
+    }
+}
+
+/// Writes the two trailer values for a stream that failed: the platform's error type, a NUL,
+/// then the error document in base64.
+fn stream_error_trailers(error: &Error, out: &mut Vec<u8>) {
+    out.extend_from_slice(platform_error_type(error.error_type()).as_bytes());
+    out.push(0);
+    let mut document = Vec::with_capacity(256);
+    write_diagnostic(error.error_type(), &error.message(), &mut document);
+    base64_into(&document, out);
+}
+
+fn split_trailers(both: &[u8]) -> (&str, &str) {
+    let at = both.iter().position(|&b| b == 0).unwrap_or(both.len());
+    let text = |bytes| std::str::from_utf8(bytes).unwrap_or_default();
+    (
+        text(&both[..at]),
+        text(both.get(at + 1..).unwrap_or_default()),
+    )
+}
+
+/// Standard base64 with padding: the error document inside a trailer.
+pub(crate) fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
     }
 }
 
@@ -331,6 +478,36 @@ mod tests {
             assert_eq!(sent, header, "{error_type:?}");
             assert!(fits_platform(&sent), "{sent}");
         }
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        for (input, expected) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"\xff\xfe\x00{}", "//4Ae30="),
+        ] {
+            let mut out = Vec::new();
+            base64_into(input, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn stream_errors_become_a_kept_type_and_a_base64_document() {
+        let mut both = Vec::new();
+        stream_error_trailers(&Error::new("Handler.Boom", "went \"bang\""), &mut both);
+        let (error_type, body) = split_trailers(&both);
+        assert_eq!(error_type, "Function.Boom");
+        let mut expected = Vec::new();
+        base64_into(
+            br#"{"errorType":"Handler.Boom","errorMessage":"went \"bang\""}"#,
+            &mut expected,
+        );
+        assert_eq!(body.as_bytes(), expected);
     }
 
     #[test]

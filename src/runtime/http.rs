@@ -198,6 +198,161 @@ impl<T: Transport> HttpClient<T> {
         })
     }
 
+    /// Starts a request whose body follows in chunks ([`HttpClient::write_chunk`], then
+    /// [`HttpClient::finish_chunked`]). A keep-alive connection the peer has closed while idle
+    /// is replaced first: a chunked body cannot be sent again on a fresh connection once it has
+    /// started, so the retry a buffered request gets has to happen here, before the head.
+    ///
+    /// # Errors
+    /// The connection could not be made or the head not written.
+    pub(crate) fn start_chunked(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<()> {
+        if self.stream.is_some() && self.read_pos == self.read_len && !self.idle_connection_usable()
+        {
+            self.stream = None;
+        }
+        let mut retries = RETRY_DELAYS.iter();
+        loop {
+            if self.stream.is_none() {
+                match self.connect() {
+                    Ok(stream) => {
+                        self.stream = Some(stream);
+                        self.read_pos = 0;
+                        self.read_len = 0;
+                    }
+                    Err(err) => match retries.next() {
+                        Some(delay) if is_connection_failure(&err) => std::thread::sleep(*delay),
+                        _ => return Err(err),
+                    },
+                }
+                continue;
+            }
+            self.write_head(method, path, headers, None);
+            let stream = self.stream.as_mut().expect("connected above");
+            return stream
+                .write_all(&self.write_buf)
+                .inspect_err(|_| self.stream = None);
+        }
+    }
+
+    /// Sends `bytes` as one chunk of the body [`HttpClient::start_chunked`] began. An empty slice
+    /// sends nothing (an empty chunk would end the body).
+    ///
+    /// # Errors
+    /// The write failed: the peer has gone, and the connection is dropped.
+    pub(crate) fn write_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut size = [0u8; 18];
+        let size_len = {
+            let mut hex = [0u8; 16];
+            let mut i = hex.len();
+            let mut n = bytes.len();
+            loop {
+                i -= 1;
+                hex[i] = b"0123456789abcdef"[n & 15];
+                n >>= 4;
+                if n == 0 {
+                    break;
+                }
+            }
+            let len = hex.len() - i;
+            size[..len].copy_from_slice(&hex[i..]);
+            size[len..len + 2].copy_from_slice(b"\r\n");
+            len + 2
+        };
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        write_all_slices(stream, &mut [&size[..size_len], bytes, b"\r\n"])
+            .inspect_err(|_| self.stream = None)
+    }
+
+    /// Ends the chunked body with `trailers` and reads the response.
+    ///
+    /// # Errors
+    /// The write or the read failed; not retried (the body cannot be sent again).
+    pub(crate) fn finish_chunked(&mut self, trailers: &[(&str, &str)]) -> io::Result<Response<'_>> {
+        let buf = &mut self.write_buf;
+        buf.clear();
+        buf.extend_from_slice(b"0\r\n");
+        for (name, value) in trailers {
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(b": ");
+            buf.extend_from_slice(value.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        buf.extend_from_slice(b"\r\n");
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let finished = stream
+            .write_all(&self.write_buf)
+            .and_then(|()| self.read_response(false));
+        match finished {
+            Ok(keep_alive) => {
+                if !keep_alive {
+                    self.stream = None;
+                }
+                Ok(Response {
+                    status: self.status,
+                    head: &self.head,
+                    spans: &self.spans,
+                    body: &self.body,
+                })
+            }
+            Err(err) => {
+                self.stream = None;
+                Err(err)
+            }
+        }
+    }
+
+    /// Takes the last response's body out of the client, which reads its next body into a new
+    /// buffer unless [`HttpClient::give_back`] returns this one first.
+    pub(crate) fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Returns a buffer [`HttpClient::take_body`] took, for the next response to reuse.
+    pub(crate) fn give_back(&mut self, body: Vec<u8>) {
+        if body.capacity() > self.body.capacity() {
+            self.body = body;
+        }
+    }
+
+    /// Closes the connection; the next request opens another.
+    pub(crate) fn disconnect(&mut self) {
+        self.stream = None;
+    }
+
+    /// The socket of the connection a chunked request is being written on.
+    pub(crate) fn socket(&self) -> Option<RawFd> {
+        self.stream.as_ref().and_then(Transport::socket)
+    }
+
+    /// Whether the idle keep-alive connection can carry a request: nothing (not even the end
+    /// of the stream) is waiting to be read on it.
+    fn idle_connection_usable(&self) -> bool {
+        let Some(socket) = self.stream.as_ref().and_then(Transport::socket) else {
+            return true;
+        };
+        let mut poll = libc::pollfd {
+            fd: socket,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, no wait.
+        #[allow(unsafe_code)]
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready == 0
+    }
+
     fn exchange(
         &mut self,
         method: &str,
@@ -240,6 +395,26 @@ impl<T: Transport> HttpClient<T> {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<()> {
+        self.write_head(method, path, headers, Some(body.len()));
+        let buf = &mut self.write_buf;
+        let stream = self.stream.as_mut().expect("connected above");
+        if body.len() <= COPY_BODY_LIMIT {
+            buf.extend_from_slice(body);
+            stream.write_all(buf)
+        } else {
+            write_all_vectored(stream, buf, body)
+        }
+    }
+
+    /// Writes a request head into `write_buf`: `Content-Length` for a sized body, else
+    /// `Transfer-Encoding: chunked` for a `POST`.
+    fn write_head(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body_len: Option<usize>,
+    ) {
         let buf = &mut self.write_buf;
         buf.clear();
         for part in [
@@ -255,10 +430,14 @@ impl<T: Transport> HttpClient<T> {
         ] {
             buf.extend_from_slice(part.as_bytes());
         }
-        if method != "GET" {
-            buf.extend_from_slice(b"Content-Length: ");
-            buf.extend_from_slice(itoa(body.len(), &mut [0; 20]));
-            buf.extend_from_slice(b"\r\n");
+        match body_len {
+            Some(_) if method == "GET" => {}
+            Some(len) => {
+                buf.extend_from_slice(b"Content-Length: ");
+                buf.extend_from_slice(itoa(len, &mut [0; 20]));
+                buf.extend_from_slice(b"\r\n");
+            }
+            None => buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         }
         for (name, value) in headers {
             buf.extend_from_slice(name.as_bytes());
@@ -267,13 +446,6 @@ impl<T: Transport> HttpClient<T> {
             buf.extend_from_slice(b"\r\n");
         }
         buf.extend_from_slice(b"\r\n");
-        let stream = self.stream.as_mut().expect("connected above");
-        if body.len() <= COPY_BODY_LIMIT {
-            buf.extend_from_slice(body);
-            stream.write_all(buf)
-        } else {
-            write_all_vectored(stream, buf, body)
-        }
     }
 
     /// Reads one response; returns whether the connection may be used again.
@@ -499,6 +671,36 @@ fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::
         body = &body[n - from_head..];
     }
     stream.write_all(body)
+}
+
+/// Writes every byte of `slices`, in order, with as few `writev` calls as the socket allows.
+fn write_all_slices(stream: &mut impl Write, slices: &mut [&[u8]]) -> io::Result<()> {
+    let mut first = 0;
+    while first < slices.len() {
+        if slices[first].is_empty() {
+            first += 1;
+            continue;
+        }
+        let vectors: [IoSlice<'_>; 3] = std::array::from_fn(|i| {
+            IoSlice::new(slices.get(first + i).copied().unwrap_or_default())
+        });
+        let mut n = match stream.write_vectored(&vectors[..(slices.len() - first).min(3)]) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            written => written?,
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let taken = n.min(slices[first].len());
+            slices[first] = &slices[first][taken..];
+            n -= taken;
+            if slices[first].is_empty() {
+                first += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_connection_failure(err: &io::Error) -> bool {

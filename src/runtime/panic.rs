@@ -21,6 +21,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ops::{Deref, DerefMut};
+use std::os::fd::RawFd;
 use std::panic::{AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant};
@@ -82,6 +83,8 @@ struct Running {
     request_id: String,
     invocation_id: String,
     trace_header: String,
+    /// The socket of the invocation's streamed response, once it has begun.
+    stream: Option<RawFd>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -201,6 +204,7 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
         }
         let running = &mut in_flight.invocations[slot];
         running.busy = true;
+        running.stream = None;
         for (field, value) in [
             (&mut running.request_id, context.request_id()),
             (
@@ -231,6 +235,19 @@ pub(crate) fn leave() {
         }
         if let Some(slot) = SLOT.get() {
             in_flight.invocations[slot].busy = false;
+            in_flight.invocations[slot].stream = None;
+        }
+    }
+}
+
+/// Under `panic = "abort"`, tells the hook that this thread's invocation now streams its
+/// response on `socket`: a panic then ends that stream with error trailers, since `/error` is
+/// closed to an invocation whose response has begun.
+pub(crate) fn stream_opened(socket: Option<RawFd>) {
+    if cfg!(panic = "abort") {
+        let mut in_flight = lock();
+        if let Some(slot) = SLOT.get() {
+            in_flight.invocations[slot].stream = socket;
         }
     }
 }
@@ -319,6 +336,16 @@ fn report_before_abort(message: String) {
         } else {
             aborted(&in_flight.reported)
         };
+        if let Some(socket) = running.stream {
+            if Some(slot) == own {
+                // This thread is inside the handler, between two writes: the stream is at a
+                // chunk boundary, and its end can carry the panic.
+                log_stream_report(crate::runtime::api::abort_stream(socket, &error));
+            }
+            // Another worker's stream may be mid-write; the abort cuts it off, and the Runtime
+            // API sees a chunked body that never ended, which is an error, not a response.
+            continue;
+        }
         let optional = |s: &str| Some(s).filter(|s| !s.is_empty()).map(str::to_owned);
         let invocation_id = optional(&running.invocation_id);
         let trace_header = optional(&running.trace_header);
@@ -370,6 +397,17 @@ fn log_report(outcome: Result<Delivery, crate::error::ApiError>) {
         }
         Ok(other) => tracing::error!(?other, "the Runtime API did not take the panic report"),
         Err(err) => tracing::error!(%err, "could not report the panic to the Runtime API"),
+    }
+}
+
+fn log_stream_report(outcome: std::io::Result<u16>) {
+    match outcome {
+        Ok(status) => tracing::error!(
+            status,
+            "ended the streamed response with the panic in its trailers; the process aborts \
+             (panic = \"abort\")"
+        ),
+        Err(err) => tracing::error!(%err, "could not end the streamed response with the panic"),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::ffi::c_void;
 
-use lamina::abi::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome};
+use lamina::abi::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome, StreamHooks};
 
 unsafe extern "C" fn init(instance: *mut *mut c_void, outcome: *mut Outcome<'static>) {
     let mut report = Outcome::unset();
@@ -22,6 +22,7 @@ unsafe extern "C" fn invoke(
     _: *mut c_void,
     _: Bytes<'_>,
     _: *const InvocationFields<'_>,
+    _: *const StreamHooks,
     outcome: *mut Outcome<'static>,
 ) {
     let seen = std::env::var("_X_AMZN_TRACE_ID").ok();

@@ -4,7 +4,7 @@
 
 use std::ffi::c_void;
 
-use lamina::abi::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome};
+use lamina::abi::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome, StreamHooks};
 
 unsafe extern "C" fn never_init(_: *mut *mut c_void, _: *mut Outcome<'static>) {
     std::process::abort();
@@ -22,6 +22,7 @@ unsafe extern "C" fn never_invoke(
     _: *mut c_void,
     _: Bytes<'_>,
     _: *const InvocationFields<'_>,
+    _: *const StreamHooks,
     _: *mut Outcome<'static>,
 ) {
     std::process::abort();

@@ -1,0 +1,80 @@
+//! The handler's side of a streamed response: opens the stream on its first byte, writes what
+//! the handler produces, and tells the panic hook where the stream is, so a panic under
+//! `panic = "abort"` can still end it with error trailers.
+//!
+//! A reply that cannot stream (a local run's buffer, a test) takes the same bytes whole.
+
+use crate::error::Error;
+use crate::handler::Reply;
+use crate::logging;
+use crate::runtime::panic;
+
+/// The `errorType` of a stream the Runtime API closed.
+pub(crate) const CLOSED_ERROR_TYPE: &str = "Runtime.StreamClosed";
+
+/// Writes one invocation's streamed response into its [`Reply`].
+pub(crate) struct Writer<'r, 'a> {
+    reply: &'r mut Reply<'a>,
+    content_type: &'r str,
+    opened: bool,
+}
+
+impl<'r, 'a> Writer<'r, 'a> {
+    pub(crate) fn new(reply: &'r mut Reply<'a>, content_type: &'r str) -> Self {
+        Writer {
+            reply,
+            content_type,
+            opened: false,
+        }
+    }
+
+    /// Starts the response, if it has not started: from here on an error goes in the trailers.
+    ///
+    /// # Errors
+    /// The Runtime API could not be reached; nothing was sent.
+    pub(crate) fn open(&mut self) -> Result<(), Error> {
+        if self.opened {
+            return Ok(());
+        }
+        self.opened = true;
+        if let Some(target) = self.reply.stream.as_deref_mut() {
+            // The invocation's lines so far go out before its first byte.
+            logging::flush();
+            let socket = target.open(self.content_type).map_err(|err| {
+                Error::new(
+                    "Runtime.StreamOpen",
+                    format!("the streamed response could not be started: {err}"),
+                )
+            })?;
+            panic::stream_opened(socket);
+        }
+        Ok(())
+    }
+
+    /// Sends `bytes`, starting the response first if needed. Blocks while the reader is behind,
+    /// which holds the handler's producer back.
+    ///
+    /// # Errors
+    /// The stream closed: the caller went away, or the invocation ended.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.open()?;
+        match self.reply.stream.as_deref_mut() {
+            Some(target) => {
+                logging::flush();
+                target.write(bytes).map_err(|err| {
+                    Error::new(
+                        CLOSED_ERROR_TYPE,
+                        format!(
+                            "the streamed response was closed after it began ({err}): the caller \
+                             went away or the invocation ended"
+                        ),
+                    )
+                })
+            }
+            None => {
+                self.reply.body.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+}

@@ -36,6 +36,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod streaming;
+
+pub use streaming::{Fnv, HTTP_INTEGRATION, StreamError, Streamed};
+
+/// Lambda's limit for a streamed response: 200 MB.
+pub const DEFAULT_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
+
 /// Lambda's limit for a synchronous response: 6 MB.
 pub const DEFAULT_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 const POLL: Duration = Duration::from_millis(20);
@@ -70,6 +77,9 @@ pub enum Fault {
     CloseAfterAnswer,
     /// Wait this long, then act and answer normally.
     Delay(Duration),
+    /// For a streamed response: read this many body bytes, then close the connection (the
+    /// caller went away), recording the stream as incomplete.
+    DropMidStream(u64),
 }
 
 /// An invocation to hand out on `/next`.
@@ -118,6 +128,8 @@ pub enum Outcome {
     Response(Vec<u8>),
     /// `POST …/error`.
     Error(Posted),
+    /// `POST …/response` in streaming mode: the stream as read, complete or not.
+    Streamed(Streamed),
 }
 
 impl Outcome {
@@ -126,6 +138,17 @@ impl Outcome {
         match self {
             Outcome::Response(body) => body,
             Outcome::Error(posted) => panic!("expected a response, got an error: {posted:?}"),
+            Outcome::Streamed(streamed) => {
+                panic!("expected a whole response, got a stream: {streamed:?}")
+            }
+        }
+    }
+
+    /// The streamed response, or a panic that shows the outcome.
+    pub fn streamed(&self) -> &Streamed {
+        match self {
+            Outcome::Streamed(streamed) => streamed,
+            other => panic!("expected a streamed response, got {other:?}"),
         }
     }
 
@@ -139,6 +162,7 @@ impl Outcome {
                     String::from_utf8_lossy(body)
                 )
             }
+            Outcome::Streamed(streamed) => panic!("expected an error, got a stream: {streamed:?}"),
         }
     }
 }
@@ -170,8 +194,10 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Which accepted connection it came on, counting from 0.
     pub connection: usize,
-    /// When it had been read in full.
+    /// When it had been read in full (for a chunked body: its head).
     pub received: Instant,
+    /// Whether the body was chunked (a streamed response); `body` is then empty.
+    pub chunked: bool,
 }
 
 impl Request {
@@ -200,6 +226,9 @@ struct State {
     connections: usize,
     next_id: u64,
     response_limit: usize,
+    stream_limit: u64,
+    stream_keep: usize,
+    stream_rate: Option<u64>,
     prefix: String,
 }
 
@@ -236,6 +265,8 @@ impl Emulator {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 response_limit: DEFAULT_RESPONSE_LIMIT,
+                stream_limit: DEFAULT_STREAM_LIMIT,
+                stream_keep: 16 * 1024 * 1024,
                 prefix: prefix.trim_end_matches('/').to_owned(),
                 ..State::default()
             }),
@@ -392,6 +423,24 @@ impl Emulator {
         self.shared.lock().response_limit = bytes;
     }
 
+    /// Sets the largest streamed response taken (200 MB unless set); past it the stream is cut
+    /// with `413`.
+    pub fn set_stream_limit(&self, bytes: u64) {
+        self.shared.lock().stream_limit = bytes;
+    }
+
+    /// Sets how many bytes of each streamed body are kept for [`Streamed::body`] (16 MiB unless
+    /// set); the rest is counted and hashed.
+    pub fn set_stream_keep(&self, bytes: usize) {
+        self.shared.lock().stream_keep = bytes;
+    }
+
+    /// Reads streamed bodies at most this fast (bytes per second), as a slow caller would, or
+    /// as fast as they come with `None`.
+    pub fn set_stream_rate(&self, bytes_per_second: Option<u64>) {
+        self.shared.lock().stream_rate = bytes_per_second;
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().requests.clone()
@@ -504,7 +553,7 @@ fn serve_connection(mut stream: TcpStream, index: usize, shared: &Shared) -> io:
         let Some(request) = read_request(&mut stream, &mut buf, index, shared)? else {
             return Ok(());
         };
-        match handle(&mut stream, request, shared)? {
+        match handle(&mut stream, &mut buf, request, shared)? {
             After::KeepOpen => {}
             After::Close => return Ok(()),
         }
@@ -542,6 +591,22 @@ fn read_request(
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
                 .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            let chunked = headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("transfer-encoding")
+                    && v.to_ascii_lowercase().trim_end().ends_with("chunked")
+            });
+            if chunked && length.is_none() {
+                buf.drain(..head_len);
+                return Ok(Some(Request {
+                    method,
+                    path,
+                    headers,
+                    body: Vec::new(),
+                    connection: index,
+                    received: Instant::now(),
+                    chunked: true,
+                }));
+            }
             let length = match (method.as_str(), length) {
                 ("POST", None) => {
                     write_answer(
@@ -568,6 +633,7 @@ fn read_request(
                 body,
                 connection: index,
                 received: Instant::now(),
+                chunked: false,
             }));
         }
         if !fill(stream, buf, &mut chunk, shared)? {
@@ -624,7 +690,12 @@ fn route_of(path: &str) -> Option<(Route, Option<&str>)> {
         .map(|id| (Route::Error, Some(id)))
 }
 
-fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Result<After> {
+fn handle(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    request: Request,
+    shared: &Shared,
+) -> io::Result<After> {
     let (method, path) = (request.method.clone(), request.path.clone());
     let prefix = shared.lock().prefix.clone();
     shared.lock().requests.push(request.clone());
@@ -653,6 +724,18 @@ fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Resu
         return Ok(After::KeepOpen);
     }
 
+    if request.chunked {
+        if route != Route::Response {
+            write_answer(
+                stream,
+                411,
+                r#"{"errorMessage":"only a streamed response may be chunked"}"#,
+                &[],
+            )?;
+            return Ok(After::Close);
+        }
+        return answer_stream(stream, buf, shared, id.unwrap_or_default(), &request);
+    }
     let fault = shared
         .lock()
         .faults
@@ -673,7 +756,7 @@ fn handle(stream: &mut TcpStream, request: Request, shared: &Shared) -> io::Resu
         }
         Some(Fault::CloseAfterAnswer) => after = After::Close,
         Some(Fault::Delay(d)) => thread::sleep(d),
-        None => {}
+        Some(Fault::DropMidStream(_)) | None => {}
     }
 
     match route {
@@ -888,6 +971,128 @@ fn answer_outcome(
         )
     } else {
         write_answer(stream, 202, r#"{"status":"OK"}"#, &[])
+    }
+}
+
+/// A streamed response: checked and recorded as it is read, answered `202` once it has ended.
+fn answer_stream(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    shared: &Shared,
+    id: &str,
+    request: &Request,
+) -> io::Result<After> {
+    let mode = request.header("lambda-runtime-function-response-mode");
+    if mode != Some("streaming") {
+        // Lambda's agent fails the invocation (`Runtime.InvalidResponseModeHeader`).
+        write_answer(
+            stream,
+            400,
+            r#"{"errorMessage":"Invalid Lambda-Runtime-Function-Response-Mode","errorType":"Runtime.InvalidResponseModeHeader"}"#,
+            &[],
+        )?;
+        return Ok(After::Close);
+    }
+    let (how, refused) = {
+        let mut state = shared.lock();
+        let echoed = request.header("lambda-runtime-invocation-id");
+        let refused = if !state.delivered.contains_key(id) {
+            Some((
+                400,
+                r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+            ))
+        } else if echoed
+            .is_some_and(|e| state.invocation_ids.get(id).map(String::as_str) != Some(e))
+        {
+            *state.gone.entry(id.to_owned()).or_default() += 1;
+            Some((
+                410,
+                r#"{"errorMessage":"Invocation has already ended","errorType":"InvocationGone"}"#,
+            ))
+        } else {
+            None
+        };
+        let queued = state.faults.get_mut(&Route::Response);
+        let drop_after = match queued.as_ref().and_then(|q| q.front()) {
+            Some(&Fault::DropMidStream(after)) => {
+                queued.and_then(VecDeque::pop_front);
+                Some(after)
+            }
+            _ => None,
+        };
+        let how = streaming::Reading {
+            keep: state.stream_keep,
+            limit: state.stream_limit,
+            rate: state.stream_rate,
+            drop_after,
+        };
+        (how, refused)
+    };
+    if let Some((status, body)) = refused {
+        shared.changed.notify_all();
+        // The body is not read: the connection cannot carry another request.
+        write_answer(stream, status, body, &[])?;
+        return Ok(After::Close);
+    }
+    let head = streaming::StreamHead {
+        content_type: request.header("content-type").map(str::to_owned),
+        declared_trailers: request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("trailer"))
+            .flat_map(|(_, v)| v.split(',').map(|t| t.trim().to_owned()))
+            .filter(|t| !t.is_empty())
+            .collect(),
+        connection: request.connection,
+    };
+    if how.rate.is_some() {
+        // A slow reader with a small window, so what waits is the function, not a receive
+        // buffer the kernel grew to tens of megabytes.
+        streaming::shrink_receive_buffer(stream, 64 * 1024);
+    }
+    let mut chunk = vec![0u8; 16 * 1024];
+    let (streamed, ending) = streaming::read(stream, buf, head, &how, |stream, buf| {
+        fill(stream, buf, &mut chunk, shared)
+    })?;
+    let mut state = shared.lock();
+    let entry = state.outcomes.entry(id.to_owned()).or_default();
+    let repeat = !entry.is_empty();
+    entry.push(Outcome::Streamed(streamed));
+    shared.changed.notify_all();
+    drop(state);
+    match ending {
+        streaming::Ending::Complete if repeat => {
+            write_answer(
+                stream,
+                400,
+                r#"{"errorMessage":"Invalid state transition","errorType":"InvalidStateTransition"}"#,
+                &[],
+            )?;
+            Ok(After::KeepOpen)
+        }
+        streaming::Ending::Complete => {
+            write_answer(stream, 202, r#"{"status":"OK"}"#, &[])?;
+            Ok(After::KeepOpen)
+        }
+        streaming::Ending::Malformed => {
+            write_answer(
+                stream,
+                400,
+                r#"{"errorMessage":"malformed chunked body","errorType":"InvalidRequest"}"#,
+                &[],
+            )?;
+            Ok(After::Close)
+        }
+        streaming::Ending::TooLarge => {
+            write_answer(
+                stream,
+                413,
+                r#"{"errorMessage":"Exceeded maximum allowed payload size","errorType":"RequestEntityTooLarge"}"#,
+                &[],
+            )?;
+            Ok(After::Close)
+        }
+        streaming::Ending::Cut => Ok(After::Close),
     }
 }
 

@@ -225,6 +225,7 @@ fn eight_workers_under_faults_lose_nothing_and_answer_nothing_twice() {
             .map(|o| match o {
                 Outcome::Response(_) => "response",
                 Outcome::Error(_) => "error",
+                Outcome::Streamed(_) => "streamed",
             })
             .collect();
         // A response whose answer was dropped is posted again (the connection failed before the

@@ -103,6 +103,20 @@ fn normalized(outcomes: &[Outcome]) -> Vec<Value> {
                 "error": same_file(&posted.document),
                 "header": posted.error_type_header,
             }),
+            Outcome::Streamed(streamed) => json!({
+                "streamed": {
+                    "content_type": streamed.content_type,
+                    "length": streamed.length,
+                    "checksum": streamed.checksum,
+                    "complete": streamed.complete,
+                    "problem": streamed.problem,
+                    "prelude": streamed.prelude(),
+                    "error": streamed.error().map(|e| json!({
+                        "type": e.error_type,
+                        "document": same_file(&e.document),
+                    })),
+                }
+            }),
         })
         .collect()
 }
@@ -693,4 +707,57 @@ fn a_handler_library_with_a_shutdown_hook_registers_its_extension() {
             .iter()
             .any(|r| r.path == "/2020-01-01/extension/event/next")
     );
+}
+
+#[test]
+fn streamed_responses_are_the_same_in_both_modes() {
+    let ask =
+        |mode: &str, bytes: u64| Event::json(json!({"mode": mode, "bytes": bytes}).to_string());
+    let run = same_in_both_modes(
+        "stream_bytes",
+        &[],
+        &[
+            ("count", ask("count", 1 << 20)),
+            ("after-first", ask("fail_after_first", 0)),
+            ("before", ask("fail_before", 0)),
+            ("error-first", ask("error_first", 0)),
+            ("empty", ask("empty", 0)),
+            // Under `panic = "abort"` the library's own hook ends the loader's stream.
+            ("panic", ask("panic_mid", 0)),
+        ],
+    );
+    let streamed = run.outcomes[0].streamed();
+    assert_eq!((streamed.length, streamed.chunks), (1 << 20, 16));
+    let panicked = run.outcomes[5].streamed();
+    assert_eq!(
+        panicked.error().map(|e| e.error_type),
+        Some("Runtime.HandlerPanic".to_owned()),
+        "{}",
+        run.output
+    );
+    assert!(panicked.complete);
+
+    let url = |path: &str, query: &str| {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../fixtures/events/http/function-url.json"))
+                .unwrap();
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        event["requestContext"]["http"]["method"] = json!("GET");
+        event["body"] = Value::Null;
+        Event::json(event.to_string())
+    };
+    let run = same_in_both_modes(
+        "stream_http",
+        &[],
+        &[
+            ("download", url("/download", "bytes=70000")),
+            ("events", url("/events", "")),
+            ("fail-mid", url("/fail_mid", "")),
+            ("missing", url("/missing", "")),
+        ],
+    );
+    let download = run.outcomes[0].streamed();
+    assert_eq!(download.problem, None);
+    assert_eq!(download.http_body().len(), 70000);
 }

@@ -978,6 +978,87 @@ mod tests {
         );
     }
 
+    /// Reads one chunked request on `conn` up to the empty line after its trailers.
+    fn read_chunked_request(conn: &mut TcpStream) -> Vec<u8> {
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !(request.ends_with(b"\r\n\r\n") && request.windows(5).any(|w| w == b"\r\n0\r\n")) {
+            conn.read_exact(&mut byte).unwrap();
+            request.push(byte[0]);
+        }
+        request
+    }
+
+    #[test]
+    fn a_chunked_request_is_framed_chunk_by_chunk_and_ends_with_its_trailers() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        let server = thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let request = read_chunked_request(&mut conn);
+            conn.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            request
+        });
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
+        client
+            .start_chunked("POST", "/s", &[("X-Mode", "streaming")])
+            .unwrap();
+        client.write_chunk(b"abc").unwrap();
+        client.write_chunk(b"").unwrap();
+        client.write_chunk(&[b'z'; 300]).unwrap();
+        let r = client.finish_chunked(&[("X-Error", "none")]).unwrap();
+        assert_eq!((r.status, r.body), (202, &b"ok"[..]));
+        let request = String::from_utf8(server.join().unwrap()).unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+            "{head}"
+        );
+        assert!(!head.contains("Content-Length"), "{head}");
+        assert!(head.ends_with("\r\nX-Mode: streaming"), "{head}");
+        assert_eq!(
+            body,
+            format!(
+                "3\r\nabc\r\n12c\r\n{}\r\n0\r\nX-Error: none\r\n\r\n",
+                "z".repeat(300)
+            )
+        );
+    }
+
+    #[test]
+    fn a_stream_starts_on_a_new_connection_when_the_idle_one_was_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        let server = thread::spawn(move || {
+            let (mut first, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = first.read(&mut head).unwrap();
+            // Answered, then closed while the client is idle: a keep-alive timeout.
+            first
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            let request = read_chunked_request(&mut second);
+            second
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            request
+        });
+        let mut client = HttpClient::<TcpStream>::new(endpoint, Some(Duration::from_secs(5)));
+        assert_eq!(
+            client.request("GET", "/next", &[], b"").unwrap().status,
+            200
+        );
+        thread::sleep(Duration::from_millis(50));
+        client.start_chunked("POST", "/s", &[]).unwrap();
+        client.write_chunk(b"data").unwrap();
+        assert_eq!(client.finish_chunked(&[]).unwrap().status, 202);
+        let request = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(request.ends_with("4\r\ndata\r\n0\r\n\r\n"), "{request}");
+    }
+
     #[test]
     fn itoa_matches_display() {
         for n in [0usize, 7, 10, 12345, usize::MAX] {

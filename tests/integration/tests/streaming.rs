@@ -492,3 +492,48 @@ fn the_emulator_refuses_broken_chunked_framing() {
         Some("malformed chunk size line \"zz\"")
     );
 }
+
+#[test]
+fn the_deadline_guard_ends_a_stream_that_runs_out_of_time() {
+    let api = Emulator::start();
+    // The emulator's deadline is 30 s away: a 29.6 s margin leaves the handler 400 ms.
+    let _function = Function::start(BYTES, &api, &[("LAMINA_DEADLINE_MARGIN_MS", "29600")]);
+    let outcome = api.invoke(Event::json(r#"{"mode":"slow"}"#));
+    let streamed = outcome.streamed();
+    assert!(streamed.complete, "{streamed:?}");
+    assert!(streamed.body.starts_with(b"tick\ntick\n"), "{streamed:?}");
+    let error = streamed.error().expect("trailers");
+    assert_eq!(error.error_type, "Runtime.HandlerTimeout");
+}
+
+#[test]
+fn managed_instances_workers_stream_side_by_side() {
+    const EACH: u64 = 4 << 20;
+    let api = Emulator::start();
+    api.set_stream_keep(0);
+    let _function = Function::start(BYTES, &api, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);
+    assert!(api.wait_next_polls(4, WAIT), "four workers poll /next");
+    let ids: Vec<String> = (0..8).map(|_| api.enqueue(ask("count", EACH))).collect();
+    let expected = expected_checksum(EACH);
+    let mut overlapping = 0;
+    let streams: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            api.wait_outcome(id, WAIT)
+                .expect("an outcome")
+                .streamed()
+                .clone()
+        })
+        .collect();
+    for (i, a) in streams.iter().enumerate() {
+        assert!(a.complete && a.problem.is_none(), "{a:?}");
+        assert_eq!((a.length, a.checksum), (EACH, expected));
+        if streams[i + 1..]
+            .iter()
+            .any(|b| b.opened < a.ended && a.opened < b.ended)
+        {
+            overlapping += 1;
+        }
+    }
+    assert!(overlapping > 0, "no two streams were in flight at once");
+}

@@ -10,7 +10,8 @@
 //! - `"error_first"`: a stream whose first item is an error;
 //! - `"panic_mid"`: one chunk, then a panic inside the stream (on the handler's thread);
 //! - `"producer_panics"`: one chunk, then the spawned producer task panics;
-//! - `"empty"`: no bytes at all.
+//! - `"empty"`: no bytes at all;
+//! - `"slow"`: a chunk every 100 ms, without end (for the deadline guard).
 
 use lamina::stream::{self, Body};
 use lamina::{Context, Error};
@@ -110,6 +111,15 @@ async fn export(ask: Ask, _ctx: Context) -> Result<Body, Error> {
             tokio::spawn(async move {
                 let _ = sender.send("row 1\n").await;
                 panic!("the producer hit a corrupt row");
+            });
+            Ok(body)
+        }
+        "slow" => {
+            let (sender, body) = stream::channel();
+            tokio::spawn(async move {
+                while sender.send("tick\n").await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
             });
             Ok(body)
         }

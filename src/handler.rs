@@ -42,6 +42,9 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// The `errorType` of an invocation whose stream the Runtime API closed.
+pub(crate) const CLOSED_ERROR_TYPE: &str = "Runtime.StreamClosed";
+
 /// Where a streamed response's bytes go: the Runtime API (through the loader, in layer mode), or
 /// stdout for a local invocation.
 pub(crate) trait StreamTarget {

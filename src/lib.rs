@@ -51,6 +51,7 @@ mod runtime;
 pub mod shutdown;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(any(feature = "stream", feature = "http"))]
 mod streaming;
 pub mod testing;
 mod trace_env;

@@ -5,12 +5,9 @@
 //! A reply that cannot stream (a local run's buffer, a test) takes the same bytes whole.
 
 use crate::error::Error;
-use crate::handler::Reply;
+use crate::handler::{CLOSED_ERROR_TYPE, Reply};
 use crate::logging;
 use crate::runtime::panic;
-
-/// The `errorType` of a stream the Runtime API closed.
-pub(crate) const CLOSED_ERROR_TYPE: &str = "Runtime.StreamClosed";
 
 /// Writes one invocation's streamed response into its [`Reply`].
 pub(crate) struct Writer<'r, 'a> {

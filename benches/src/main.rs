@@ -6,7 +6,9 @@
 //! fault-injecting soak instead (`--workers W`: W invocations in flight at once); `--xray` only the X-Ray rows, `--only TEXT` only those whose
 //! label contains `TEXT`; `--compat` only the compat rows; `--http` only the HTTP API rows (an
 //! axum `Router` and a plain handler, each on lamina and on `lambda_http`); `--concurrency` only
-//! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`).
+//! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`);
+//! `--streaming` only the response streaming rows (`lamina::stream` beside
+//! `lambda_runtime::streaming`).
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
@@ -16,6 +18,7 @@ mod concurrency;
 mod http;
 mod metrics;
 mod soak;
+mod streaming;
 mod subject;
 mod xray;
 
@@ -57,6 +60,7 @@ struct Options {
     compat_only: bool,
     http_only: bool,
     concurrency_only: bool,
+    streaming_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -69,6 +73,7 @@ fn parse_options() -> Result<Options, String> {
         compat_only: false,
         http_only: false,
         concurrency_only: false,
+        streaming_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,15 +94,16 @@ fn parse_options() -> Result<Options, String> {
             "--compat" => options.compat_only = true,
             "--http" => options.http_only = true,
             "--concurrency" => options.concurrency_only = true,
+            "--streaming" => options.streaming_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming]"
                 ));
             }
         }
@@ -155,6 +161,10 @@ fn main() {
         concurrency::run(&dir);
         return;
     }
+    if options.streaming_only {
+        streaming::run(&dir);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
@@ -163,6 +173,7 @@ fn main() {
         compat::run(&dir, SMALL_EVENT);
         http::run(&dir);
         concurrency::run(&dir);
+        streaming::run(&dir);
     }
 }
 

@@ -435,7 +435,7 @@ fn broken_stream(request_id: &str, bytes: u64, problem: &str, result: Result<(),
          invocation ended"
     );
     if let Err(err) = result {
-        if err.error_type() != crate::streaming::CLOSED_ERROR_TYPE {
+        if err.error_type() != crate::handler::CLOSED_ERROR_TYPE {
             tracing::error!(
                 error_type = err.error_type(),
                 "invocation failed after its stream closed: {}",

@@ -240,6 +240,7 @@ pub(crate) fn leave() {
     }
 }
 
+#[cfg(any(feature = "stream", feature = "http"))]
 /// Under `panic = "abort"`, tells the hook that this thread's invocation now streams its
 /// response on `socket`: a panic then ends that stream with error trailers, since `/error` is
 /// closed to an invocation whose response has begun.

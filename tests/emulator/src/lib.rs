@@ -229,6 +229,7 @@ struct State {
     stream_limit: u64,
     stream_keep: usize,
     stream_rate: Option<u64>,
+    stream_hash: bool,
     prefix: String,
 }
 
@@ -267,6 +268,7 @@ impl Emulator {
                 response_limit: DEFAULT_RESPONSE_LIMIT,
                 stream_limit: DEFAULT_STREAM_LIMIT,
                 stream_keep: 16 * 1024 * 1024,
+                stream_hash: true,
                 prefix: prefix.trim_end_matches('/').to_owned(),
                 ..State::default()
             }),
@@ -433,6 +435,12 @@ impl Emulator {
     /// set); the rest is counted and hashed.
     pub fn set_stream_keep(&self, bytes: usize) {
         self.shared.lock().stream_keep = bytes;
+    }
+
+    /// Whether to hash streamed bodies ([`Streamed::checksum`]; on unless turned off): a
+    /// benchmark turns it off, so the emulator reads as fast as the function writes.
+    pub fn set_stream_hash(&self, on: bool) {
+        self.shared.lock().stream_hash = on;
     }
 
     /// Reads streamed bodies at most this fast (bytes per second), as a slow caller would, or
@@ -1025,6 +1033,7 @@ fn answer_stream(
             limit: state.stream_limit,
             rate: state.stream_rate,
             drop_after,
+            hash: state.stream_hash,
         };
         (how, refused)
     };
@@ -1050,7 +1059,7 @@ fn answer_stream(
         // buffer the kernel grew to tens of megabytes.
         streaming::shrink_receive_buffer(stream, 64 * 1024);
     }
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 64 * 1024];
     let (streamed, ending) = streaming::read(stream, buf, head, &how, |stream, buf| {
         fill(stream, buf, &mut chunk, shared)
     })?;

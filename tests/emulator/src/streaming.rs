@@ -29,7 +29,8 @@ pub struct Streamed {
     pub body: Vec<u8>,
     /// How many body bytes arrived.
     pub length: u64,
-    /// FNV-1a of every body byte (see [`Fnv`]).
+    /// FNV-1a of every body byte (see [`Fnv`]), unless turned off with
+    /// [`crate::Emulator::set_stream_hash`].
     pub checksum: u64,
     /// How many chunks carried them.
     pub chunks: usize,
@@ -130,6 +131,8 @@ pub(crate) struct Reading {
     pub(crate) rate: Option<u64>,
     /// Close the connection after this many body bytes.
     pub(crate) drop_after: Option<u64>,
+    /// Whether to compute [`Streamed::checksum`].
+    pub(crate) hash: bool,
 }
 
 /// How reading ended.
@@ -218,7 +221,9 @@ pub(crate) fn read(
             if streamed.first_byte.is_none() {
                 streamed.first_byte = Some(Instant::now());
             }
-            fnv.update(data);
+            if how.hash {
+                fnv.update(data);
+            }
             let room = how.keep.saturating_sub(streamed.body.len());
             streamed.body.extend_from_slice(&data[..take.min(room)]);
             streamed.length += take as u64;

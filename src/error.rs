@@ -140,8 +140,12 @@ impl Error {
             Error::RuntimeApi(e) => std::error::Error::source(e),
         };
         while let Some(err) = cause {
-            out.push_str(": ");
-            out.push_str(&err.to_string());
+            // A wrapper that shows its source's text (axum's body errors do) would say it twice.
+            let text = err.to_string();
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
             cause = err.source();
         }
         out
@@ -773,6 +777,27 @@ mod tests {
     fn document(err: impl IntoError) -> (String, String) {
         let err = err.into_error();
         (err.error_type().to_owned(), err.message())
+    }
+
+    #[test]
+    fn a_cause_whose_text_the_wrapper_already_shows_is_not_repeated() {
+        #[derive(Debug)]
+        struct Echoing(std::io::Error);
+        impl fmt::Display for Echoing {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+        impl std::error::Error for Echoing {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = Error::with_type(
+            "Handler.ResponseBody",
+            Echoing(std::io::Error::other("the upstream reset")),
+        );
+        assert_eq!(err.message(), "the upstream reset");
     }
 
     #[test]

@@ -418,6 +418,45 @@ fn watch_serves_function_url_requests_to_http_functions_over_plain_http() {
     );
 }
 
+/// Issue 16: a `lamina::http::Streaming` function under `cargo lambda watch` (1.9). Watch sends
+/// Function URL requests as HTTP API events (their domain is not a `lambda-url` one), and an HTTP
+/// API cannot stream, so lamina answers them whole: status, headers, both cookies and the body
+/// are all there, they just arrive at once.
+#[test]
+fn watch_serves_a_streaming_http_function_whole() {
+    require_cargo_lambda();
+    let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let watch = Watch::start();
+    let answer = curl(
+        &watch,
+        &[],
+        "stream_http/download?bytes=100000",
+        Duration::from_secs(600),
+    );
+    let (status, headers, body) = parse_http(&answer);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(all(&headers, "content-type"), ["application/octet-stream"]);
+    assert_eq!(all(&headers, "x-export"), ["orders"]);
+    assert_eq!(
+        all(&headers, "set-cookie"),
+        ["session=abc; HttpOnly", "theme=dark"]
+    );
+    assert_eq!(body, vec![b'd'; 100_000]);
+
+    let (status, headers, body) = parse_http(&curl(
+        &watch,
+        &["-N"],
+        "stream_http/events",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(all(&headers, "content-type"), ["text/event-stream"]);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\nevent: tick\ndata: 3\n\n"
+    );
+}
+
 /// Issue 15: `cargo lambda watch --concurrency 4` (Managed Instances as cargo-lambda mimics them:
 /// up to four processes, each told `AWS_LAMBDA_MAX_CONCURRENCY=1`) with four invocations in
 /// flight at once from parallel `cargo lambda invoke`s.

@@ -537,3 +537,34 @@ fn managed_instances_workers_stream_side_by_side() {
     }
     assert!(overlapping > 0, "no two streams were in flight at once");
 }
+
+#[test]
+fn the_stream_example_streams_its_rows_under_the_emulator_and_locally() {
+    let api = Emulator::start();
+    let _function = Function::start(env!("CARGO_BIN_EXE_stream_example"), &api, &[]);
+    let outcome = api.invoke(Event::json(r#"{"rows":3,"pause_ms":30}"#));
+    let streamed = outcome.streamed();
+    assert_eq!(streamed.problem, None);
+    assert_eq!(streamed.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(streamed.body, b"id,square\n1,1\n2,4\n3,9\n");
+    assert_eq!(streamed.chunks, 4);
+    let posted = api
+        .invoke(Event::json(r#"{"rows":2000000}"#))
+        .error()
+        .clone();
+    assert_eq!(posted.document["errorType"], "Export.TooLarge");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stream_example"))
+        .args([
+            "--event",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/stream/event.json"
+            ),
+        ])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(output.stdout, b"id,square\n1,1\n2,4\n3,9\n4,16\n5,25\n");
+}

@@ -86,5 +86,8 @@ pub use handler::{Outcome, Respond};
 ///
 /// With the `http` feature, an event of type `lamina::http::Request` makes an HTTP handler: it
 /// serves API Gateway, Function URLs, ALB and VPC Lattice, and returns an `http::Response<B>`
-/// (see the `http` module).
+/// (see the `http` module), or `lamina::http::Streaming` to stream it.
+///
+/// A handler that returns `lamina::stream::Body` (feature `stream`) streams its response as it
+/// produces it (see the `stream` module): the return type is all that says so.
 pub use lamina_macros::handler;

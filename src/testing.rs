@@ -112,6 +112,43 @@ where
     invoke(handler, event, ctx)
 }
 
+/// Reads a streamed response (a [`lamina::stream::Body`](crate::stream::Body) the handler
+/// returned from [`invoke`]) to its end, on the runtime the handler ran on, where the tasks that
+/// feed it run.
+///
+/// ```
+/// use lamina::stream::{self, Body};
+/// use lamina::{testing, Context, Error};
+///
+/// #[lamina::handler]
+/// async fn count(n: u8, _ctx: Context) -> Result<Body, Error> {
+///     let (sender, body) = stream::channel();
+///     tokio::spawn(async move {
+///         for i in 0..n {
+///             let _ = sender.send(format!("{i} ")).await;
+///         }
+///     });
+///     Ok(body)
+/// }
+///
+/// let body = testing::invoke(count, 3, testing::context().build()).unwrap();
+/// assert_eq!(testing::collect(body).unwrap(), b"0 1 2 ");
+/// ```
+///
+/// # Errors
+/// The error that ended the stream: what a deployed function would send in its trailers (or
+/// to `/error`, before the first byte).
+///
+/// # Panics
+/// As [`invoke`].
+#[cfg(feature = "stream")]
+pub fn collect(body: crate::stream::Body) -> Result<Vec<u8>, Error> {
+    use crate::handler::{Reply, Respond};
+    let mut out = Vec::new();
+    run(body.respond(&mut Reply::whole(&mut out)))?;
+    Ok(out)
+}
+
 /// Calls an HTTP handler (one taking [`lamina::http::Request`](crate::http::Request)) with the
 /// request lamina builds from `event`, the JSON of any HTTP source lamina serves, and returns the
 /// response document that source would receive, as JSON.

@@ -1,5 +1,7 @@
-//! Response streaming: `lamina::stream::Body` beside `lambda_runtime`'s `StreamResponse`, the same
-//! function on each (64 KiB chunks of one shared buffer), one run, against the emulator's
+//! Response streaming: `lamina::stream::Body` beside `lambda_runtime`'s `StreamResponse`, and an
+//! axum `Router` on `lamina::http::Streaming` beside `lambda_http::run_with_streaming_response`
+//! (a Function URL request), the same function on each side (64 KiB chunks of one shared
+//! buffer), one run, against the emulator's
 //! streaming mode (which checks the framing and counts the bytes as fast as they come; its
 //! hashing is off here, so it is not what limits the throughput).
 //!
@@ -22,6 +24,9 @@ const WAIT: Duration = Duration::from_secs(120);
 const CHUNK: u64 = 64 * 1024;
 const LARGE: u64 = 100 << 20;
 
+/// How a row asks its function for `bytes` bytes.
+type Ask = fn(u64) -> String;
+
 pub fn run(dir: &Path) {
     let valgrind = metrics::valgrind_available();
     eprintln!("streaming rows: time to first byte, throughput, RSS, instructions per chunk");
@@ -30,14 +35,29 @@ pub fn run(dir: &Path) {
         "| Response streaming, 64 KiB chunks | time to first byte (ms) | 100 MiB throughput (MiB/s) | peak RSS after 100 MiB (KB) | instructions / chunk |"
     );
     println!("|---|---|---|---|---|");
-    for (label, binary) in [
-        ("`lambda_runtime::streaming`", "stream-lambda-runtime"),
-        ("`lamina::stream`", "stream-lamina"),
-    ] {
+    let rows: [(&str, &str, Ask); 4] = [
+        (
+            "`lambda_runtime::streaming`",
+            "stream-lambda-runtime",
+            bytes_event,
+        ),
+        ("`lamina::stream`", "stream-lamina", bytes_event),
+        (
+            "axum, `lambda_http::run_with_streaming_response`",
+            "stream-http-lambda-http",
+            url_event,
+        ),
+        (
+            "axum, `lamina::http::Streaming`",
+            "stream-http-lamina",
+            url_event,
+        ),
+    ];
+    for (label, binary, ask) in rows {
         let subject = Subject::new("stream", dir, binary);
-        let (first_byte, per_second, peak_kb) = measure(&subject);
+        let (first_byte, per_second, peak_kb) = measure(&subject, ask);
         let per_chunk = valgrind
-            .then(|| instructions_per_chunk(&subject))
+            .then(|| instructions_per_chunk(&subject, ask))
             .flatten()
             .map_or("n/a".to_owned(), |per| format!("{per:.0}"));
         println!(
@@ -47,11 +67,19 @@ pub fn run(dir: &Path) {
     }
 }
 
-fn ask(bytes: u64) -> Event {
-    Event::json(format!(r#"{{"bytes":{bytes}}}"#))
+fn bytes_event(bytes: u64) -> String {
+    format!(r#"{{"bytes":{bytes}}}"#)
 }
 
-fn measure(subject: &Subject) -> (Duration, f64, u64) {
+/// A Function URL `GET /download?bytes=N`.
+fn url_event(bytes: u64) -> String {
+    format!(
+        r#"{{"version":"2.0","routeKey":"$default","rawPath":"/download","rawQueryString":"bytes={bytes}","headers":{{"host":"abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws","user-agent":"curl/8.5.0","x-forwarded-proto":"https"}},"requestContext":{{"accountId":"anonymous","apiId":"abcdefghijklmnopqrstuvwxyz012345","domainName":"abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws","domainPrefix":"abcdefghijklmnopqrstuvwxyz012345","http":{{"method":"GET","path":"/download","protocol":"HTTP/1.1","sourceIp":"198.51.100.4","userAgent":"curl/8.5.0"}},"requestId":"5b8e2c71","routeKey":"$default","stage":"$default","time":"28/Nov/2026:19:06:18 +0000","timeEpoch":1795892778305}},"isBase64Encoded":false}}"#
+    )
+}
+
+fn measure(subject: &Subject, ask: Ask) -> (Duration, f64, u64) {
+    let ask = |bytes| Event::json(ask(bytes));
     let api = Emulator::start();
     api.set_stream_keep(0);
     api.set_stream_hash(false);
@@ -82,9 +110,9 @@ fn measure(subject: &Subject) -> (Duration, f64, u64) {
     (metrics::median(&mut first_bytes), rates[1], peak)
 }
 
-fn instructions_per_chunk(subject: &Subject) -> Option<f64> {
-    let small = format!(r#"{{"bytes":{}}}"#, 16 * CHUNK);
-    let large = format!(r#"{{"bytes":{}}}"#, 256 * CHUNK);
+fn instructions_per_chunk(subject: &Subject, ask: Ask) -> Option<f64> {
+    let small = ask(16 * CHUNK);
+    let large = ask(256 * CHUNK);
     let (per_small, _) = metrics::instructions_with(subject, &small, &[], 2, 6)?;
     let (per_large, _) = metrics::instructions_with(subject, &large, &[], 2, 6)?;
     Some((per_large - per_small) / 240.0)

@@ -81,6 +81,12 @@
 //! goes back as text when its `Content-Type` is textual and it has no `Content-Encoding`, and
 //! otherwise base64-encoded; [`BodyEncoding`] overrides the guess for one response.
 //!
+//! # Streaming
+//!
+//! A handler that returns [`Streaming`] sends the response's status and headers at once and its
+//! body as it is produced, through a Function URL in `RESPONSE_STREAM` mode or a REST API with
+//! response streaming; other sources get it whole. See [`Streaming`].
+//!
 //! # Errors
 //!
 //! A handler error fails the invocation, as for any lamina function: API Gateway then answers

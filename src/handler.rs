@@ -50,8 +50,8 @@ pub(crate) const CLOSED_ERROR_TYPE: &str = "Runtime.StreamClosed";
 pub(crate) trait StreamTarget {
     /// Starts the response; returns the socket it is written on, for the panic hook's trailers.
     fn open(&mut self, content_type: &str) -> std::io::Result<Option<RawFd>>;
-    /// Sends the next bytes; blocks while the reader is behind (back-pressure).
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Sends the next pieces, in order; blocks while the reader is behind (back-pressure).
+    fn write(&mut self, pieces: &[&[u8]]) -> std::io::Result<()>;
 }
 
 /// A handler in erased form.

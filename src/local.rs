@@ -111,7 +111,13 @@ impl StreamTarget for StdoutStream {
         Ok(None)
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn write(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
+        pieces.iter().try_for_each(|piece| self.write_piece(piece))
+    }
+}
+
+impl StdoutStream {
+    fn write_piece(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let Some(prelude) = &mut self.prelude {
             prelude.extend_from_slice(bytes);
             let Some(end) = prelude.windows(8).position(|w| w == [0; 8]) else {
@@ -124,9 +130,7 @@ impl StreamTarget for StdoutStream {
         }
         self.write_body(bytes)
     }
-}
 
-impl StdoutStream {
     fn write_body(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut stdout = io::stdout().lock();
         stdout.write_all(bytes)?;

@@ -42,6 +42,7 @@
 //! [`Sender::send`] waits too.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,19 +99,55 @@ impl Body {
         self
     }
 
-    /// Reads the body to its end, writing each chunk to `writer`.
+    /// Reads the body to its end, writing its chunks to `writer` as they come: each time, the
+    /// one awaited and whatever else is ready at that moment (up to [`GATHER`]), in one write.
     async fn send(self, mut writer: Writer<'_, '_>) -> Result<(), Error> {
+        let mut ready = Vec::with_capacity(GATHER);
         match self.chunks {
-            Chunks::Stream(mut stream) => {
-                while let Some(chunk) =
-                    std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
-                {
-                    writer.write(&chunk?)?;
+            Chunks::Stream(mut stream) => loop {
+                let Some(first) = poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await else {
+                    break;
+                };
+                ready.push(first?);
+                let mut after = None;
+                while ready.len() < GATHER {
+                    match poll_fn(|cx| Poll::Ready(Pin::new(&mut *stream).poll_next(cx))).await {
+                        Poll::Ready(Some(Ok(chunk))) => ready.push(chunk),
+                        Poll::Ready(Some(Err(err))) => {
+                            after = Some(Err(err));
+                            break;
+                        }
+                        Poll::Ready(None) => {
+                            after = Some(Ok(()));
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
                 }
-            }
+                write_ready(&mut writer, &mut ready)?;
+                if let Some(end) = after {
+                    end?;
+                    break;
+                }
+            },
             Chunks::Channel(mut receiver) => {
-                while let Some(chunk) = receiver.chunks.recv().await {
-                    writer.write(&chunk?)?;
+                while let Some(first) = receiver.chunks.recv().await {
+                    ready.push(first?);
+                    let mut failed = None;
+                    while ready.len() < GATHER {
+                        match receiver.chunks.try_recv() {
+                            Ok(Ok(chunk)) => ready.push(chunk),
+                            Ok(Err(err)) => {
+                                failed = Some(err);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    write_ready(&mut writer, &mut ready)?;
+                    if let Some(err) = failed {
+                        return Err(err);
+                    }
                 }
                 if receiver.panicked.load(Ordering::Acquire) {
                     return Err(Error::new(
@@ -124,6 +161,20 @@ impl Body {
         // An empty body is still a streamed response.
         writer.open()
     }
+}
+
+/// How many ready chunks go out in one write.
+const GATHER: usize = 16;
+
+/// Writes the chunks in `ready`, in order, in one write, and empties it.
+fn write_ready(writer: &mut Writer<'_, '_>, ready: &mut Vec<Bytes>) -> Result<(), Error> {
+    let mut pieces: [&[u8]; GATHER] = [&[]; GATHER];
+    for (piece, chunk) in pieces.iter_mut().zip(ready.iter()) {
+        *piece = chunk;
+    }
+    let written = writer.write(&pieces[..ready.len()]);
+    ready.clear();
+    written
 }
 
 impl fmt::Debug for Body {

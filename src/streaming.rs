@@ -48,17 +48,17 @@ impl<'r, 'a> Writer<'r, 'a> {
         Ok(())
     }
 
-    /// Sends `bytes`, starting the response first if needed. Blocks while the reader is behind,
-    /// which holds the handler's producer back.
+    /// Sends `pieces` (each a chunk of the stream), starting the response first if needed.
+    /// Blocks while the reader is behind, which holds the handler's producer back.
     ///
     /// # Errors
     /// The stream closed: the caller went away, or the invocation ended.
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write(&mut self, pieces: &[&[u8]]) -> Result<(), Error> {
         self.open()?;
         match self.reply.stream.as_deref_mut() {
             Some(target) => {
                 logging::flush();
-                target.write(bytes).map_err(|err| {
+                target.write(pieces).map_err(|err| {
                     Error::new(
                         CLOSED_ERROR_TYPE,
                         format!(
@@ -69,7 +69,9 @@ impl<'r, 'a> Writer<'r, 'a> {
                 })
             }
             None => {
-                self.reply.body.extend_from_slice(bytes);
+                for piece in pieces {
+                    self.reply.body.extend_from_slice(piece);
+                }
                 Ok(())
             }
         }

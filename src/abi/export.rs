@@ -271,9 +271,19 @@ impl StreamTarget for LoaderStream<'_> {
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        // SAFETY: as in `open`.
-        let status = unsafe { (self.0.write)(self.0.target, Bytes::new(bytes)) };
+    fn write(&mut self, pieces: &[&[u8]]) -> std::io::Result<()> {
+        let mut lent = [Bytes::ABSENT; 16];
+        let mut status = StreamHooks::SENT;
+        for batch in pieces.chunks(lent.len()) {
+            for (slot, piece) in lent.iter_mut().zip(batch) {
+                *slot = Bytes::new(piece);
+            }
+            // SAFETY: as in `open`; `lent` holds `batch.len()` valid pieces for the call.
+            status = unsafe { (self.0.write)(self.0.target, lent.as_ptr(), batch.len()) };
+            if status != StreamHooks::SENT {
+                break;
+            }
+        }
         if status == StreamHooks::SENT {
             Ok(())
         } else {

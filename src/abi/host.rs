@@ -279,16 +279,32 @@ unsafe extern "C" fn open_stream(
     }
 }
 
-unsafe extern "C" fn write_stream(target: *mut c_void, bytes: Bytes<'_>) -> u32 {
+unsafe extern "C" fn write_stream(
+    target: *mut c_void,
+    pieces: *const Bytes<'_>,
+    count: usize,
+) -> u32 {
     // SAFETY: as in `open_stream`.
     let target = unsafe { &mut *target.cast::<Target<'_>>() };
-    // SAFETY: the library passes valid bytes.
-    let bytes = unsafe { bytes.get() }.unwrap_or_default();
-    match std::panic::catch_unwind(AssertUnwindSafe(|| target.write(bytes))) {
-        Ok(Ok(())) => StreamHooks::SENT,
-        _ => StreamHooks::CLOSED,
+    // SAFETY: the library passes `count` valid pieces.
+    let pieces = unsafe { std::slice::from_raw_parts(pieces, count) };
+    let mut borrowed: [&[u8]; WRITE_AT_ONCE] = [&[]; WRITE_AT_ONCE];
+    for batch in pieces.chunks(WRITE_AT_ONCE) {
+        for (slot, piece) in borrowed.iter_mut().zip(batch) {
+            // SAFETY: as above.
+            *slot = unsafe { piece.get() }.unwrap_or_default();
+        }
+        let written =
+            std::panic::catch_unwind(AssertUnwindSafe(|| target.write(&borrowed[..batch.len()])));
+        if !matches!(written, Ok(Ok(()))) {
+            return StreamHooks::CLOSED;
+        }
     }
+    StreamHooks::SENT
 }
+
+/// How many pieces the loader hands its stream in one call.
+const WRITE_AT_ONCE: usize = 16;
 
 impl Drop for LoadedHandler {
     fn drop(&mut self) {

@@ -183,7 +183,8 @@ pub struct InvocationFields<'a> {
 /// The loader's streamed response for one invocation (since ABI version 3), valid for the
 /// duration of one `invoke` and called only from the thread that called it.
 ///
-/// A handler that streams calls `open` once, before its first byte, then `write` for each piece.
+/// A handler that streams calls `open` once, before its first byte, then `write` with the pieces
+/// it has ready (one or several at a time, so the loader can send them in one system call).
 /// Both return [`StreamHooks::SENT`] or [`StreamHooks::CLOSED`]: the Runtime API could not be
 /// reached (`open`; nothing was sent, so the invocation's error still goes to `/error`), or it
 /// closed the stream (`write`: the caller went away or the invocation ended; stop writing).
@@ -195,8 +196,10 @@ pub struct StreamHooks {
     /// -1), for the library's panic hook to end the stream under `panic = "abort"`.
     pub open:
         unsafe extern "C" fn(target: *mut c_void, content_type: Bytes<'_>, socket: *mut i32) -> u32,
-    /// Sends the next bytes of the response; blocks while the reader is behind.
-    pub write: unsafe extern "C" fn(target: *mut c_void, bytes: Bytes<'_>) -> u32,
+    /// Sends the next `count` pieces of the response (`pieces` points to that many), each a
+    /// chunk of the stream, in order; blocks while the reader is behind.
+    pub write:
+        unsafe extern "C" fn(target: *mut c_void, pieces: *const Bytes<'_>, count: usize) -> u32,
 }
 
 impl StreamHooks {

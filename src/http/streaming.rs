@@ -3,6 +3,7 @@
 
 use std::future::poll_fn;
 use std::pin::pin;
+use std::task::Poll;
 
 use bytes::Buf;
 
@@ -81,20 +82,67 @@ where
     let (parts, body) = response.into_parts();
     let mut prelude = Vec::with_capacity(256);
     response::write_prelude(source, &parts, &mut prelude)?;
-    writer.write(&prelude)?;
-    writer.write(&PRELUDE_END)?;
+    writer.write(&[&prelude, &PRELUDE_END])?;
     let mut body = pin!(body);
+    let mut ready = Vec::with_capacity(GATHER);
     while let Some(frame) = poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
-        let frame = frame.map_err(|e| Error::with_type("Handler.ResponseBody", e.into()))?;
-        if let Ok(mut data) = frame.into_data() {
+        ready.extend(body_error(frame)?.into_data().ok());
+        // Whatever else the body has ready goes out in the same write.
+        let mut after = None;
+        while ready.len() < GATHER {
+            match poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await {
+                Poll::Ready(Some(frame)) => match body_error(frame) {
+                    Ok(frame) => ready.extend(frame.into_data().ok()),
+                    Err(err) => {
+                        after = Some(Err(err));
+                        break;
+                    }
+                },
+                Poll::Ready(None) => {
+                    after = Some(Ok(()));
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        write_ready(&mut writer, &mut ready)?;
+        if let Some(end) = after {
+            return end;
+        }
+    }
+    Ok(())
+}
+
+/// How many ready data frames go out in one write.
+const GATHER: usize = 16;
+
+fn body_error<T, E: Into<BoxError>>(frame: Result<T, E>) -> Result<T, Error> {
+    frame.map_err(|e| Error::with_type("Handler.ResponseBody", e.into()))
+}
+
+/// Writes the data in `ready`, in order, and empties it: in one write when each frame's bytes
+/// are contiguous (as `Bytes` are), else frame by frame, piece by piece.
+fn write_ready<D: Buf>(writer: &mut Writer<'_, '_>, ready: &mut Vec<D>) -> Result<(), Error> {
+    if ready
+        .iter()
+        .all(|data| data.chunk().len() == data.remaining())
+    {
+        let mut pieces: [&[u8]; GATHER] = [&[]; GATHER];
+        for (piece, data) in pieces.iter_mut().zip(ready.iter()) {
+            *piece = data.chunk();
+        }
+        writer.write(&pieces[..ready.len()])?;
+    } else {
+        for data in ready.iter_mut() {
             while data.has_remaining() {
-                let chunk = data.chunk();
-                writer.write(chunk)?;
-                let sent = chunk.len();
+                let piece = data.chunk();
+                writer.write(&[piece])?;
+                let sent = piece.len();
                 data.advance(sent);
             }
         }
     }
+    ready.clear();
     Ok(())
 }
 

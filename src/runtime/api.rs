@@ -176,12 +176,15 @@ impl RuntimeApi {
         Ok(self.http.socket())
     }
 
-    /// Sends the next piece of the streamed response.
+    /// Sends the next pieces of the streamed response, one chunk each, in one write where the
+    /// socket takes them.
     ///
     /// # Errors
     /// The Runtime API closed the stream (the caller went away, or the invocation ended).
-    pub(crate) fn stream_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.http.write_chunk(bytes)
+    pub(crate) fn stream_chunks(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
+        pieces
+            .chunks(crate::runtime::http::MAX_PIECES)
+            .try_for_each(|batch| self.http.write_chunks(batch))
     }
 
     /// Ends the streamed response: cleanly, or with `error` in the trailers the head declared.

@@ -239,38 +239,37 @@ impl<T: Transport> HttpClient<T> {
         }
     }
 
-    /// Sends `bytes` as one chunk of the body [`HttpClient::start_chunked`] began. An empty slice
-    /// sends nothing (an empty chunk would end the body).
+    /// Sends each of `pieces` as one chunk of the body [`HttpClient::start_chunked`] began, all
+    /// in as few `writev` calls as the socket takes them in. Empty pieces send nothing (an empty
+    /// chunk would end the body); at most [`MAX_PIECES`] at a time.
     ///
     /// # Errors
     /// The write failed: the peer has gone, and the connection is dropped.
-    pub(crate) fn write_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
+    pub(crate) fn write_chunks(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
+        assert!(
+            pieces.len() <= MAX_PIECES,
+            "at most {MAX_PIECES} pieces a write"
+        );
+        let mut sizes = [[0u8; 18]; MAX_PIECES];
+        let mut slices: [&[u8]; 3 * MAX_PIECES] = [&[]; 3 * MAX_PIECES];
+        let mut count = 0;
+        for (piece, size) in pieces.iter().zip(&mut sizes) {
+            if piece.is_empty() {
+                continue;
+            }
+            let len = chunk_size_line(piece.len(), size);
+            slices[count] = &size[..len];
+            slices[count + 1] = piece;
+            slices[count + 2] = b"\r\n";
+            count += 3;
+        }
+        if count == 0 {
             return Ok(());
         }
-        let mut size = [0u8; 18];
-        let size_len = {
-            let mut hex = [0u8; 16];
-            let mut i = hex.len();
-            let mut n = bytes.len();
-            loop {
-                i -= 1;
-                hex[i] = b"0123456789abcdef"[n & 15];
-                n >>= 4;
-                if n == 0 {
-                    break;
-                }
-            }
-            let len = hex.len() - i;
-            size[..len].copy_from_slice(&hex[i..]);
-            size[len..len + 2].copy_from_slice(b"\r\n");
-            len + 2
-        };
         let Some(stream) = self.stream.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        write_all_slices(stream, &mut [&size[..size_len], bytes, b"\r\n"])
-            .inspect_err(|_| self.stream = None)
+        write_all_slices(stream, &mut slices[..count]).inspect_err(|_| self.stream = None)
     }
 
     /// Ends the chunked body with `trailers` and reads the response.
@@ -673,18 +672,32 @@ fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::
     stream.write_all(body)
 }
 
+/// How many chunks one [`HttpClient::write_chunks`] call takes.
+pub(crate) const MAX_PIECES: usize = 16;
+
+/// Writes `len` in hex and a CRLF into `line`; returns how many bytes that took.
+fn chunk_size_line(len: usize, line: &mut [u8; 18]) -> usize {
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1) as usize;
+    for i in 0..digits {
+        line[digits - 1 - i] = b"0123456789abcdef"[(len >> (4 * i)) & 15];
+    }
+    line[digits..digits + 2].copy_from_slice(b"\r\n");
+    digits + 2
+}
+
 /// Writes every byte of `slices`, in order, with as few `writev` calls as the socket allows.
 fn write_all_slices(stream: &mut impl Write, slices: &mut [&[u8]]) -> io::Result<()> {
+    const AT_ONCE: usize = 3 * MAX_PIECES;
     let mut first = 0;
     while first < slices.len() {
         if slices[first].is_empty() {
             first += 1;
             continue;
         }
-        let vectors: [IoSlice<'_>; 3] = std::array::from_fn(|i| {
+        let vectors: [IoSlice<'_>; AT_ONCE] = std::array::from_fn(|i| {
             IoSlice::new(slices.get(first + i).copied().unwrap_or_default())
         });
-        let mut n = match stream.write_vectored(&vectors[..(slices.len() - first).min(3)]) {
+        let mut n = match stream.write_vectored(&vectors[..(slices.len() - first).min(AT_ONCE)]) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             written => written?,
         };
@@ -1004,9 +1017,11 @@ mod tests {
         client
             .start_chunked("POST", "/s", &[("X-Mode", "streaming")])
             .unwrap();
-        client.write_chunk(b"abc").unwrap();
-        client.write_chunk(b"").unwrap();
-        client.write_chunk(&[b'z'; 300]).unwrap();
+        client.write_chunks(&[b"abc"]).unwrap();
+        client.write_chunks(&[b""]).unwrap();
+        client
+            .write_chunks(&[&[b'z'; 300], b"", b"0123456789abcdef"])
+            .unwrap();
         let r = client.finish_chunked(&[("X-Error", "none")]).unwrap();
         assert_eq!((r.status, r.body), (202, &b"ok"[..]));
         let request = String::from_utf8(server.join().unwrap()).unwrap();
@@ -1020,7 +1035,7 @@ mod tests {
         assert_eq!(
             body,
             format!(
-                "3\r\nabc\r\n12c\r\n{}\r\n0\r\nX-Error: none\r\n\r\n",
+                "3\r\nabc\r\n12c\r\n{}\r\n10\r\n0123456789abcdef\r\n0\r\nX-Error: none\r\n\r\n",
                 "z".repeat(300)
             )
         );
@@ -1053,10 +1068,30 @@ mod tests {
         );
         thread::sleep(Duration::from_millis(50));
         client.start_chunked("POST", "/s", &[]).unwrap();
-        client.write_chunk(b"data").unwrap();
+        client.write_chunks(&[b"data"]).unwrap();
         assert_eq!(client.finish_chunked(&[]).unwrap().status, 202);
         let request = String::from_utf8(server.join().unwrap()).unwrap();
         assert!(request.ends_with("4\r\ndata\r\n0\r\n\r\n"), "{request}");
+    }
+
+    #[test]
+    fn chunk_size_lines_are_lowercase_hex() {
+        for n in [
+            1usize,
+            9,
+            10,
+            15,
+            16,
+            255,
+            256,
+            65536,
+            0xdead_beef,
+            usize::MAX,
+        ] {
+            let mut line = [0u8; 18];
+            let len = chunk_size_line(n, &mut line);
+            assert_eq!(&line[..len], format!("{n:x}\r\n").as_bytes());
+        }
     }
 
     #[test]

@@ -353,15 +353,16 @@ impl StreamTarget for ApiStream<'_> {
         }
     }
 
-    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+    fn write(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
         let StreamState::Open { bytes } = &mut self.state else {
             return Err(io::ErrorKind::NotConnected.into());
         };
         let bytes = *bytes;
-        match self.api.stream_chunk(chunk) {
+        match self.api.stream_chunks(pieces) {
             Ok(()) => {
+                let written: usize = pieces.iter().map(|p| p.len()).sum();
                 self.state = StreamState::Open {
-                    bytes: bytes + chunk.len() as u64,
+                    bytes: bytes + written as u64,
                 };
                 Ok(())
             }

@@ -8,7 +8,8 @@
 //! - `"fail_after_first"`: one chunk, then `Sender::fail`;
 //! - `"fail_before"`: the handler's own `Err`, before any byte;
 //! - `"error_first"`: a stream whose first item is an error;
-//! - `"panic_mid"`: one chunk, then a panic inside the stream (on the handler's thread);
+//! - `"panic_mid"`: one chunk, then (20 ms later) a panic inside the stream, on the handler's
+//!   thread;
 //! - `"producer_panics"`: one chunk, then the spawned producer task panics;
 //! - `"empty"`: no bytes at all;
 //! - `"slow"`: a chunk every 100 ms, without end (for the deadline guard).
@@ -98,8 +99,10 @@ async fn export(ask: Ask, _ctx: Context) -> Result<Body, Error> {
             Error::new("Export.Empty", "nothing to export"),
         )]))),
         "panic_mid" => {
-            let chunks = tokio_stream::iter(0..2).map(|i| {
+            // Row 2 takes a moment, so row 1 has gone out when it panics.
+            let chunks = tokio_stream::iter(0..2).then(|i| async move {
                 if i == 1 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     panic!("row 2 is corrupt");
                 }
                 Ok::<_, Error>("row 1\n")

@@ -183,7 +183,7 @@ pub trait Outcome {
 }
 
 /// What a handler's response can be: any `serde::Serialize` value, sent whole as JSON, or (with
-/// the `stream` feature) a [`lamina::stream::Body`](crate::stream), streamed as it is produced.
+/// the `stream` feature) a `lamina::stream::Body`, streamed as it is produced.
 pub trait Respond {
     /// Sends the response to `reply`, inside the invocation's future (a stream is read there).
     #[doc(hidden)]

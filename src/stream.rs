@@ -54,7 +54,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, IntoError};
 use crate::handler::{Reply, Respond};
-use crate::streaming::Writer;
+use crate::streaming::{GATHER, Writer, gather_ready};
 
 /// How many chunks a [`channel`] holds before [`Sender::send`] waits.
 const CHANNEL_CHUNKS: usize = 8;
@@ -75,6 +75,15 @@ pub struct Body {
 enum Chunks {
     Stream(Box<dyn Stream<Item = Result<Bytes, Error>> + Unpin>),
     Channel(Receiver),
+}
+
+impl Chunks {
+    fn poll_next(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        match self {
+            Chunks::Stream(stream) => Pin::new(&mut **stream).poll_next(cx),
+            Chunks::Channel(receiver) => receiver.chunks.poll_recv(cx),
+        }
+    }
 }
 
 impl Body {
@@ -102,69 +111,36 @@ impl Body {
     /// Reads the body to its end, writing its chunks to `writer` as they come: each time, the
     /// one awaited and whatever else is ready at that moment (up to [`GATHER`]), in one write.
     async fn send(self, mut writer: Writer<'_, '_>) -> Result<(), Error> {
+        let mut chunks = self.chunks;
         let mut ready = Vec::with_capacity(GATHER);
-        match self.chunks {
-            Chunks::Stream(mut stream) => loop {
-                let Some(first) = poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await else {
-                    break;
-                };
-                ready.push(first?);
-                let mut after = None;
-                while ready.len() < GATHER {
-                    match poll_fn(|cx| Poll::Ready(Pin::new(&mut *stream).poll_next(cx))).await {
-                        Poll::Ready(Some(Ok(chunk))) => ready.push(chunk),
-                        Poll::Ready(Some(Err(err))) => {
-                            after = Some(Err(err));
-                            break;
-                        }
-                        Poll::Ready(None) => {
-                            after = Some(Ok(()));
-                            break;
-                        }
-                        Poll::Pending => break,
-                    }
-                }
-                write_ready(&mut writer, &mut ready)?;
-                if let Some(end) = after {
-                    end?;
-                    break;
-                }
-            },
-            Chunks::Channel(mut receiver) => {
-                while let Some(first) = receiver.chunks.recv().await {
-                    ready.push(first?);
-                    let mut failed = None;
-                    while ready.len() < GATHER {
-                        match receiver.chunks.try_recv() {
-                            Ok(Ok(chunk)) => ready.push(chunk),
-                            Ok(Err(err)) => {
-                                failed = Some(err);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    write_ready(&mut writer, &mut ready)?;
-                    if let Some(err) = failed {
-                        return Err(err);
-                    }
-                }
-                if receiver.panicked.load(Ordering::Acquire) {
-                    return Err(Error::new(
-                        "Runtime.StreamProducerPanic",
-                        "the task feeding the stream panicked (its message is in the log above) \
-                         before the response was complete",
-                    ));
-                }
+        while let Some(first) = poll_fn(|cx| chunks.poll_next(cx)).await {
+            ready.push(first?);
+            let after = gather_ready(&mut ready, |cx| {
+                chunks
+                    .poll_next(cx)
+                    .map(|item| item.map(|chunk| chunk.map(Some)))
+            })
+            .await;
+            write_ready(&mut writer, &mut ready)?;
+            match after {
+                Some(Ok(())) => break,
+                Some(Err(err)) => return Err(err),
+                None => {}
+            }
+        }
+        if let Chunks::Channel(receiver) = &chunks {
+            if receiver.panicked.load(Ordering::Acquire) {
+                return Err(Error::new(
+                    "Runtime.StreamProducerPanic",
+                    "the task feeding the stream panicked (its message is in the log above) \
+                     before the response was complete",
+                ));
             }
         }
         // An empty body is still a streamed response.
         writer.open()
     }
 }
-
-/// How many ready chunks go out in one write.
-const GATHER: usize = 16;
 
 /// Writes the chunks in `ready`, in order, in one write, and empties it.
 fn write_ready(writer: &mut Writer<'_, '_>, ready: &mut Vec<Bytes>) -> Result<(), Error> {

@@ -4,10 +4,37 @@
 //!
 //! A reply that cannot stream (a local run's buffer, a test) takes the same bytes whole.
 
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
 use crate::error::Error;
 use crate::handler::{CLOSED_ERROR_TYPE, Reply};
 use crate::logging;
 use crate::runtime::panic;
+
+/// How many ready pieces go out in one write.
+pub(crate) const GATHER: usize = 16;
+
+/// Once one item has come, takes whatever else `next` has ready at this moment into `ready`,
+/// up to [`GATHER`] items, so they go out in one write. An item of `None` carries nothing to
+/// write (an HTTP body's trailers frame).
+///
+/// Returns `None` while the source may have more, `Some(Ok(()))` once it has ended, and
+/// `Some(Err(_))` for the error that follows the items gathered (written first, then the error).
+pub(crate) async fn gather_ready<T>(
+    ready: &mut Vec<T>,
+    mut next: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Option<T>, Error>>>,
+) -> Option<Result<(), Error>> {
+    while ready.len() < GATHER {
+        match poll_fn(|cx| Poll::Ready(next(cx))).await {
+            Poll::Ready(Some(Ok(item))) => ready.extend(item),
+            Poll::Ready(Some(Err(err))) => return Some(Err(err)),
+            Poll::Ready(None) => return Some(Ok(())),
+            Poll::Pending => return None,
+        }
+    }
+    None
+}
 
 /// Writes one invocation's streamed response into its [`Reply`].
 pub(crate) struct Writer<'r, 'a> {

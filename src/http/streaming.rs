@@ -3,14 +3,13 @@
 
 use std::future::poll_fn;
 use std::pin::pin;
-use std::task::Poll;
 
 use bytes::Buf;
 
 use super::context::Source;
 use super::response::{self, IntoResponse};
 use crate::error::{BoxError, Error};
-use crate::streaming::Writer;
+use crate::streaming::{GATHER, Writer, gather_ready};
 
 /// The content type of a streamed HTTP response: a prelude, then the body.
 const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
@@ -87,24 +86,12 @@ where
     let mut ready = Vec::with_capacity(GATHER);
     while let Some(frame) = poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
         ready.extend(body_error(frame)?.into_data().ok());
-        // Whatever else the body has ready goes out in the same write.
-        let mut after = None;
-        while ready.len() < GATHER {
-            match poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await {
-                Poll::Ready(Some(frame)) => match body_error(frame) {
-                    Ok(frame) => ready.extend(frame.into_data().ok()),
-                    Err(err) => {
-                        after = Some(Err(err));
-                        break;
-                    }
-                },
-                Poll::Ready(None) => {
-                    after = Some(Ok(()));
-                    break;
-                }
-                Poll::Pending => break,
-            }
-        }
+        let after = gather_ready(&mut ready, |cx| {
+            body.as_mut()
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| body_error(frame).map(|f| f.into_data().ok())))
+        })
+        .await;
         write_ready(&mut writer, &mut ready)?;
         if let Some(end) = after {
             return end;
@@ -112,9 +99,6 @@ where
     }
     Ok(())
 }
-
-/// How many ready data frames go out in one write.
-const GATHER: usize = 16;
 
 fn body_error<T, E: Into<BoxError>>(frame: Result<T, E>) -> Result<T, Error> {
     frame.map_err(|e| Error::with_type("Handler.ResponseBody", e.into()))

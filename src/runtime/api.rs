@@ -195,11 +195,9 @@ impl RuntimeApi {
         let response = match error {
             None => self.http.finish_chunked(&[]),
             Some(error) => {
-                self.diagnostic.clear();
-                stream_error_trailers(error, &mut self.diagnostic);
-                let (error_type, body) = split_trailers(&self.diagnostic);
+                let (error_type, body) = stream_error_trailers(error);
                 self.http
-                    .finish_chunked(&[(ERROR_TYPE_HEADER, error_type), (ERROR_BODY_HEADER, body)])
+                    .finish_chunked(&[(ERROR_TYPE_HEADER, &error_type), (ERROR_BODY_HEADER, &body)])
             }
         };
         let delivered = match response {
@@ -274,9 +272,7 @@ impl RuntimeApi {
 /// answer (read with a short timeout). The socket stays open: the process is about to end.
 pub(crate) fn abort_stream(socket: RawFd, error: &Error) -> io::Result<u16> {
     use std::io::{Read, Write};
-    let mut both = Vec::with_capacity(512);
-    stream_error_trailers(error, &mut both);
-    let (error_type, body) = split_trailers(&both);
+    let (error_type, body) = stream_error_trailers(error);
     let tail =
         format!("0\r\n{ERROR_TYPE_HEADER}: {error_type}\r\n{ERROR_BODY_HEADER}: {body}\r\n\r\n");
     // SAFETY: the socket belongs to the thread that panicked, which is inside this hook and
@@ -300,27 +296,19 @@ pub(crate) fn abort_stream(socket: RawFd, error: &Error) -> io::Result<u16> {
     }
 }
 
-/// Writes the two trailer values for a stream that failed: the platform's error type, a NUL,
-/// then the error document in base64.
-fn stream_error_trailers(error: &Error, out: &mut Vec<u8>) {
-    out.extend_from_slice(platform_error_type(error.error_type()).as_bytes());
-    out.push(0);
+/// The two trailer values for a stream that failed: the error type the platform keeps, and the
+/// error document (what `/error` would have had) in base64.
+fn stream_error_trailers(error: &Error) -> (Cow<'_, str>, String) {
     let mut document = Vec::with_capacity(256);
     write_diagnostic(error.error_type(), &error.message(), &mut document);
-    base64_into(&document, out);
-}
-
-fn split_trailers(both: &[u8]) -> (&str, &str) {
-    let at = both.iter().position(|&b| b == 0).unwrap_or(both.len());
-    let text = |bytes| std::str::from_utf8(bytes).unwrap_or_default();
-    (
-        text(&both[..at]),
-        text(both.get(at + 1..).unwrap_or_default()),
-    )
+    let mut body = Vec::with_capacity(document.len().div_ceil(3) * 4);
+    base64_into(&document, &mut body);
+    let body = String::from_utf8(body).expect("base64 is ASCII");
+    (platform_error_type(error.error_type()), body)
 }
 
 /// Standard base64 with padding: the error document inside a trailer.
-pub(crate) fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for group in bytes.chunks(3) {
         let b = [
@@ -501,9 +489,8 @@ mod tests {
 
     #[test]
     fn stream_errors_become_a_kept_type_and_a_base64_document() {
-        let mut both = Vec::new();
-        stream_error_trailers(&Error::new("Handler.Boom", "went \"bang\""), &mut both);
-        let (error_type, body) = split_trailers(&both);
+        let error = Error::new("Handler.Boom", "went \"bang\"");
+        let (error_type, body) = stream_error_trailers(&error);
         assert_eq!(error_type, "Function.Boom");
         let mut expected = Vec::new();
         base64_into(

@@ -277,16 +277,9 @@ impl<T: Transport> HttpClient<T> {
     /// # Errors
     /// The write or the read failed; not retried (the body cannot be sent again).
     pub(crate) fn finish_chunked(&mut self, trailers: &[(&str, &str)]) -> io::Result<Response<'_>> {
-        let buf = &mut self.write_buf;
-        buf.clear();
-        buf.extend_from_slice(b"0\r\n");
-        for (name, value) in trailers {
-            buf.extend_from_slice(name.as_bytes());
-            buf.extend_from_slice(b": ");
-            buf.extend_from_slice(value.as_bytes());
-            buf.extend_from_slice(b"\r\n");
-        }
-        buf.extend_from_slice(b"\r\n");
+        self.write_buf.clear();
+        self.write_buf.extend_from_slice(b"0\r\n");
+        push_fields(&mut self.write_buf, trailers);
         let Some(stream) = self.stream.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
@@ -438,13 +431,7 @@ impl<T: Transport> HttpClient<T> {
             }
             None => buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         }
-        for (name, value) in headers {
-            buf.extend_from_slice(name.as_bytes());
-            buf.extend_from_slice(b": ");
-            buf.extend_from_slice(value.as_bytes());
-            buf.extend_from_slice(b"\r\n");
-        }
-        buf.extend_from_slice(b"\r\n");
+        push_fields(buf, headers);
     }
 
     /// Reads one response; returns whether the connection may be used again.
@@ -670,6 +657,17 @@ fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::
         body = &body[n - from_head..];
     }
     stream.write_all(body)
+}
+
+/// Writes header (or trailer) fields, then the empty line that ends them.
+fn push_fields(buf: &mut Vec<u8>, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b": ");
+        buf.extend_from_slice(value.as_bytes());
+        buf.extend_from_slice(b"\r\n");
+    }
+    buf.extend_from_slice(b"\r\n");
 }
 
 /// How many chunks one [`HttpClient::write_chunks`] call takes.

@@ -18,21 +18,19 @@ pub(crate) mod config;
 pub(crate) mod endpoint;
 pub(crate) mod http;
 pub(crate) mod panic;
+mod stream;
 
 use std::process::ExitCode;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use std::io;
-use std::os::fd::RawFd;
-
-use crate::context::Context;
 use crate::error::{ApiError, ApiErrorKind, Error, ResponseTooLarge};
-use crate::handler::{Handler, Reply, StreamTarget};
+use crate::handler::{Handler, Reply};
 use crate::logging;
 use api::{Delivery, Next, RuntimeApi};
 use config::FunctionConfig;
 use endpoint::Endpoint;
+use stream::{ApiStream, StreamState, broken_stream, finish_stream};
 
 /// [`Error::InvalidEvent`]'s `errorType`, which is also how it arrives from a handler library.
 const EVENT_ERROR_TYPE: &str = "Runtime.InvalidEvent";
@@ -307,144 +305,6 @@ fn finish(
             Ok(())
         }
     }
-}
-
-/// The Runtime API side of a streamed response, for one invocation.
-struct ApiStream<'a> {
-    api: &'a mut RuntimeApi,
-    context: &'a Context,
-    state: StreamState,
-}
-
-/// How far an invocation's streamed response got.
-enum StreamState {
-    /// Not started: the response (or error) is posted whole.
-    Unopened,
-    /// Started, and every write so far went through.
-    Open { bytes: u64 },
-    /// Started, then the connection failed: nothing more can be said about the invocation.
-    Broken { bytes: u64, problem: String },
-}
-
-impl<'a> ApiStream<'a> {
-    fn new(api: &'a mut RuntimeApi, context: &'a Context) -> Self {
-        ApiStream {
-            api,
-            context,
-            state: StreamState::Unopened,
-        }
-    }
-}
-
-impl StreamTarget for ApiStream<'_> {
-    fn open(&mut self, content_type: &str) -> io::Result<Option<RawFd>> {
-        let opened = self.api.open_stream(
-            self.context.request_id(),
-            self.context.invocation_id.get(),
-            content_type,
-        );
-        match opened {
-            Ok(socket) => {
-                self.state = StreamState::Open { bytes: 0 };
-                Ok(socket)
-            }
-            // Nothing reached the Runtime API: the invocation's error is posted to `/error`.
-            Err(err) => Err(io::Error::other(Error::RuntimeApi(err).message())),
-        }
-    }
-
-    fn write(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
-        let StreamState::Open { bytes } = &mut self.state else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        let bytes = *bytes;
-        match self.api.stream_chunks(pieces) {
-            Ok(()) => {
-                let written: usize = pieces.iter().map(|p| p.len()).sum();
-                self.state = StreamState::Open {
-                    bytes: bytes + written as u64,
-                };
-                Ok(())
-            }
-            Err(err) => {
-                self.state = StreamState::Broken {
-                    bytes,
-                    problem: err.to_string(),
-                };
-                Err(err)
-            }
-        }
-    }
-}
-
-/// Ends a streamed response: its last chunk, with the error in its trailers if the invocation
-/// failed after the stream began.
-fn finish_stream(
-    api: &mut RuntimeApi,
-    request_id: &str,
-    bytes: u64,
-    result: Result<(), Error>,
-) -> Result<(), ApiError> {
-    if let Err(err) = &result {
-        tracing::error!(
-            error_type = err.error_type(),
-            bytes,
-            "invocation failed after its response began streaming (the error goes in the \
-             stream's trailers): {}",
-            err.message()
-        );
-    }
-    logging::flush();
-    match api.close_stream(result.as_ref().err()) {
-        Ok(Delivery::Accepted) => Ok(()),
-        Ok(Delivery::Gone) => {
-            tracing::warn!(
-                request_id,
-                "the invocation ended (timed out) while its response streamed; the Runtime API \
-                 answered 410 Gone"
-            );
-            Ok(())
-        }
-        Ok(other) => {
-            tracing::warn!(
-                request_id,
-                ?other,
-                "the Runtime API refused the streamed response"
-            );
-            Ok(())
-        }
-        // The stream is over either way; a connection that failed here is the next request's
-        // to reopen, and a 5xx is as fatal as anywhere.
-        Err(err) if err.status().is_some() => Err(err),
-        Err(err) => {
-            tracing::warn!(
-                request_id,
-                "the streamed response's end was not acknowledged: {err}"
-            );
-            Ok(())
-        }
-    }
-}
-
-/// An invocation whose stream the Runtime API closed: the caller went away, or the invocation
-/// ended. Nothing can be posted for it any more.
-fn broken_stream(request_id: &str, bytes: u64, problem: &str, result: Result<(), Error>) {
-    tracing::warn!(
-        request_id,
-        bytes,
-        "the Runtime API closed the streamed response ({problem}): the caller went away or the \
-         invocation ended"
-    );
-    if let Err(err) = result {
-        if err.error_type() != crate::handler::CLOSED_ERROR_TYPE {
-            tracing::error!(
-                error_type = err.error_type(),
-                "invocation failed after its stream closed: {}",
-                err.message()
-            );
-        }
-    }
-    logging::flush();
 }
 
 fn fatal(err: ApiError) -> ExitCode {

@@ -568,3 +568,53 @@ fn the_stream_example_streams_its_rows_under_the_emulator_and_locally() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(output.stdout, b"id,square\n1,1\n2,4\n3,9\n4,16\n5,25\n");
 }
+
+#[test]
+fn a_stream_the_runtime_api_cuts_off_past_its_limit_stops_the_producer() {
+    let api = Emulator::start();
+    api.set_stream_limit(1 << 20);
+    let function = Function::start(BYTES, &api, &[]);
+    let id = api.enqueue(Event::json(r#"{"mode":"until_closed"}"#));
+    let outcome = api.wait_outcome(&id, WAIT).expect("the stream was read");
+    let streamed = outcome.streamed();
+    assert!(!streamed.complete);
+    assert!(streamed.length > 1 << 20, "{}", streamed.length);
+    let output = function.wait_output("stopping the export");
+    assert!(
+        output.contains("the caller went away; stopping the export"),
+        "{output}"
+    );
+    assert_eq!(api.invoke(ask("count", 9)).streamed().length, 9);
+}
+
+#[test]
+fn xray_subsegments_of_a_streamed_invocation_are_sent() {
+    use std::net::UdpSocket;
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let api = Emulator::start();
+    let _function = Function::start(BYTES, &api, &[("AWS_XRAY_DAEMON_ADDRESS", &address)]);
+    let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let id =
+        api.enqueue(Event::json(r#"{"mode":"traced"}"#).header("Lambda-Runtime-Trace-Id", trace));
+    let outcome = api.wait_outcome(&id, WAIT).expect("an outcome");
+    // The datagrams wait in the socket's buffer.
+    let mut documents = Vec::new();
+    let mut buf = vec![0u8; 70_000];
+    while let Ok(n) = daemon.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let (_, document) = text.split_once('\n').expect("the protocol header line");
+        documents.push(serde_json::from_str::<Value>(document).unwrap());
+    }
+    let streamed = outcome.streamed();
+    assert_eq!(streamed.body, b"row 1\nrow 2\n");
+    let rows: Vec<_> = documents.iter().filter(|d| d["name"] == "row").collect();
+    assert_eq!(rows.len(), 2, "{documents:#?}");
+    for document in rows {
+        assert_eq!(document["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(document["parent_id"], "53995c3f42cd8ad8");
+    }
+}

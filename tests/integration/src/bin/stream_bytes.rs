@@ -12,9 +12,11 @@
 //!   thread;
 //! - `"producer_panics"`: one chunk, then the spawned producer task panics;
 //! - `"empty"`: no bytes at all;
-//! - `"slow"`: a chunk every 100 ms, without end (for the deadline guard).
+//! - `"slow"`: a chunk every 100 ms, without end (for the deadline guard);
+//! - `"traced"`: two rows, each made inside an X-Ray subsegment `row`.
 
 use lamina::stream::{self, Body};
+use lamina::xray::Subsegment;
 use lamina::{Context, Error};
 use serde::Deserialize;
 
@@ -116,6 +118,14 @@ async fn export(ask: Ask, _ctx: Context) -> Result<Body, Error> {
                 panic!("the producer hit a corrupt row");
             });
             Ok(body)
+        }
+        "traced" => {
+            let rows = tokio_stream::iter(1..=2).then(|row| async move {
+                Subsegment::new("row")
+                    .run(async move { Ok::<_, Error>(format!("row {row}\n")) })
+                    .await
+            });
+            Ok(Body::from_stream(rows))
         }
         "slow" => {
             let (sender, body) = stream::channel();

@@ -81,6 +81,13 @@ pub trait Handler {
     fn until_readable(&mut self, socket: RawFd) {
         let _ = socket;
     }
+
+    /// Whether this handler may stream its responses. `false` lets the loop leave the streaming
+    /// path out of a function that never streams: the answer is a constant for a concrete
+    /// handler type, so the code behind it is not even linked.
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// What [`Handler::fork`] returns: sent to a worker thread, which calls it to build its handler.
@@ -102,6 +109,10 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn until_readable(&mut self, socket: RawFd) {
         (**self).until_readable(socket);
+    }
+
+    fn streams(&self) -> bool {
+        (**self).streams()
     }
 }
 
@@ -185,6 +196,10 @@ pub trait Outcome {
 /// What a handler's response can be: any `serde::Serialize` value, sent whole as JSON, or (with
 /// the `stream` feature) a `lamina::stream::Body`, streamed as it is produced.
 pub trait Respond {
+    /// Whether the response is streamed.
+    #[doc(hidden)]
+    const STREAMS: bool = false;
+
     /// Sends the response to `reply`, inside the invocation's future (a stream is read there).
     #[doc(hidden)]
     fn respond(self, reply: &mut Reply<'_>) -> impl Future<Output = Result<(), Error>>;
@@ -341,6 +356,10 @@ where
 {
     fn until_readable(&mut self, socket: RawFd) {
         self.runtime.run_until_readable(socket);
+    }
+
+    fn streams(&self) -> bool {
+        <<Fut::Output as Outcome>::Response as Respond>::STREAMS
     }
 
     fn fork(&self) -> Option<Fork> {

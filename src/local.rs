@@ -69,7 +69,11 @@ pub(crate) fn invoke<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> Exi
     let context = Context::local(options.timeout);
     let mut response = Vec::new();
     let mut stdout = StdoutStream::default();
-    let mut reply = Reply::streamed(&mut response, &mut stdout);
+    let mut reply = if handler.streams() {
+        Reply::streamed(&mut response, &mut stdout)
+    } else {
+        Reply::whole(&mut response)
+    };
     let result = panic::catch(|| handler.call(&event, &context, &mut reply));
     if stdout.opened {
         return match result {

@@ -162,6 +162,8 @@ impl fmt::Debug for Body {
 }
 
 impl Respond for Body {
+    const STREAMS: bool = true;
+
     async fn respond(self, reply: &mut Reply<'_>) -> Result<(), Error> {
         let content_type = self.content_type.clone();
         self.send(Writer::new(reply, &content_type)).await

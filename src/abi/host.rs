@@ -213,6 +213,11 @@ impl Handler for LoadedHandler {
         unsafe { (self.table.idle)(self.instance, socket) };
     }
 
+    /// The library may stream; only it knows.
+    fn streams(&self) -> bool {
+        true
+    }
+
     fn fork(&self) -> Option<Fork> {
         let parent = Parent(self.table, self.instance);
         Some(Box::new(move || parent.fork()))

@@ -58,6 +58,10 @@ where
         self.runtime.run_until_readable(socket);
     }
 
+    fn streams(&self) -> bool {
+        R::STREAMS
+    }
+
     fn fork(&self) -> Option<Fork> {
         fork_with(
             &self.share,

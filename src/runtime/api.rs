@@ -270,6 +270,7 @@ impl RuntimeApi {
 /// Ends a streamed response from the panic hook under `panic = "abort"`: its last chunk with
 /// `error` in the trailers, written straight to `socket`, then the status of the Runtime API's
 /// answer (read with a short timeout). The socket stays open: the process is about to end.
+#[cfg(any(feature = "stream", feature = "http"))]
 pub(crate) fn abort_stream(socket: RawFd, error: &Error) -> io::Result<u16> {
     use std::io::{Read, Write};
     let (error_type, body) = stream_error_trailers(error);

@@ -78,9 +78,16 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
     drop(logging);
     match started {
         Ok((function, handler)) if function.max_concurrency > 1 => {
-            serve_concurrently(api, &function, handler)
+            if handler.streams() {
+                serve_concurrently::<_, true>(api, &function, handler)
+            } else {
+                serve_concurrently::<_, false>(api, &function, handler)
+            }
         }
-        Ok((function, handler)) => invoke_loop(&mut api, &function, handler),
+        Ok((function, handler)) if handler.streams() => {
+            invoke_loop::<_, true>(&mut api, &function, handler)
+        }
+        Ok((function, handler)) => invoke_loop::<_, false>(&mut api, &function, handler),
         Err(err) => {
             let err = err.into_init_error();
             tracing::error!(
@@ -103,7 +110,7 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
 
 /// Serves up to `function.max_concurrency` invocations at once: this thread and one worker
 /// thread per forked handler, each with its own connection.
-fn serve_concurrently<H: Handler>(
+fn serve_concurrently<H: Handler, const STREAMS: bool>(
     mut api: RuntimeApi,
     function: &Arc<FunctionConfig>,
     handler: H,
@@ -126,7 +133,7 @@ fn serve_concurrently<H: Handler>(
                 let _ = ready.send(Ok(true));
                 drop(ready);
                 let mut api = RuntimeApi::new(endpoint);
-                invoke_loop(&mut api, &function, handler);
+                invoke_loop::<_, STREAMS>(&mut api, &function, handler);
             });
         match spawned {
             Ok(thread) => threads.push(thread),
@@ -159,7 +166,7 @@ fn serve_concurrently<H: Handler>(
     } else if serving < workers {
         tracing::warn!("serving {serving} invocations at once of the {workers} asked for");
     }
-    let code = invoke_loop(&mut api, function, handler);
+    let code = invoke_loop::<_, STREAMS>(&mut api, function, handler);
     for thread in threads {
         if thread.join().is_err() {
             tracing::error!("a worker thread ended with a panic outside any invocation");
@@ -168,7 +175,9 @@ fn serve_concurrently<H: Handler>(
     code
 }
 
-fn invoke_loop<H: Handler>(
+/// The loop of one worker; `STREAMS` is the handler's [`Handler::streams`], so a function that
+/// never streams has no streaming code in it.
+fn invoke_loop<H: Handler, const STREAMS: bool>(
     api: &mut RuntimeApi,
     function: &Arc<FunctionConfig>,
     mut handler: H,
@@ -185,10 +194,16 @@ fn invoke_loop<H: Handler>(
                 let logs = logging::Invocation::enter(&context);
                 panic::enter_invocation(&context);
                 response.clear();
-                let mut stream = ApiStream::new(api, &context);
-                let mut reply = Reply::streamed(&mut response, &mut stream);
-                let result = panic::catch(|| handler.call(&event, &context, &mut reply));
-                let stream = stream.state;
+                let (result, stream) = if STREAMS {
+                    let mut stream = ApiStream::new(api, &context);
+                    let mut reply = Reply::streamed(&mut response, &mut stream);
+                    let result = panic::catch(|| handler.call(&event, &context, &mut reply));
+                    (result, stream.state)
+                } else {
+                    let mut reply = Reply::whole(&mut response);
+                    let result = panic::catch(|| handler.call(&event, &context, &mut reply));
+                    (result, StreamState::Unopened)
+                };
                 panic::leave();
                 api.give_back(event);
                 (context, result, stream, logs)
@@ -214,18 +229,20 @@ fn invoke_loop<H: Handler>(
             }
         };
         let finished = match stream {
-            StreamState::Unopened => finish(
+            StreamState::Open { bytes } if STREAMS => {
+                finish_stream(api, context.request_id(), bytes, result)
+            }
+            StreamState::Broken { bytes, problem } if STREAMS => {
+                broken_stream(context.request_id(), bytes, &problem, result);
+                Ok(())
+            }
+            _ => finish(
                 api,
                 context.request_id(),
                 context.invocation_id.get(),
                 context.xray_trace_header(),
                 result.map(|()| &response[..]),
             ),
-            StreamState::Open { bytes } => finish_stream(api, context.request_id(), bytes, result),
-            StreamState::Broken { bytes, problem } => {
-                broken_stream(context.request_id(), bytes, &problem, result);
-                Ok(())
-            }
         };
         if let Err(err) = finished {
             return fatal(err);

@@ -337,6 +337,7 @@ fn report_before_abort(message: String) {
         } else {
             aborted(&in_flight.reported)
         };
+        #[cfg(any(feature = "stream", feature = "http"))]
         if let Some(socket) = running.stream {
             if Some(slot) == own {
                 // This thread is inside the handler, between two writes: the stream is at a
@@ -401,6 +402,7 @@ fn log_report(outcome: Result<Delivery, crate::error::ApiError>) {
     }
 }
 
+#[cfg(any(feature = "stream", feature = "http"))]
 fn log_stream_report(outcome: std::io::Result<u16>) {
     match outcome {
         Ok(status) => tracing::error!(

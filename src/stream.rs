@@ -110,8 +110,7 @@ impl Body {
 
     /// Reads the body to its end, writing its chunks to `writer` as they come: each time, the
     /// one awaited and whatever else is ready at that moment (up to [`GATHER`]), in one write.
-    async fn send(self, mut writer: Writer<'_, '_>) -> Result<(), Error> {
-        let mut chunks = self.chunks;
+    async fn send(mut chunks: Chunks, mut writer: Writer<'_, '_>) -> Result<(), Error> {
         let mut ready = Vec::with_capacity(GATHER);
         while let Some(first) = poll_fn(|cx| chunks.poll_next(cx)).await {
             ready.push(first?);
@@ -165,8 +164,11 @@ impl Respond for Body {
     const STREAMS: bool = true;
 
     async fn respond(self, reply: &mut Reply<'_>) -> Result<(), Error> {
-        let content_type = self.content_type.clone();
-        self.send(Writer::new(reply, &content_type)).await
+        let Body {
+            chunks,
+            content_type,
+        } = self;
+        Body::send(chunks, Writer::new(reply, &content_type)).await
     }
 }
 

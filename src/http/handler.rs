@@ -119,11 +119,7 @@ async fn stream<R: IntoResponse>(
     match call.await {
         Ok(response) => streaming::send(source, response.into_response(), writer).await,
         Err(err @ Error::Handler(_)) if settings.errors_as_500 => {
-            tracing::error!(
-                error_type = err.error_type(),
-                "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
-                err.message()
-            );
+            log_as_500(&err);
             let problem = response::problem(context.request_id()).map(super::Body::from);
             streaming::send(source, problem, writer).await
         }
@@ -152,13 +148,19 @@ pub(crate) fn finish(
     match outcome {
         Ok((parts, body)) => response::write(source, &parts, &body, out),
         Err(err @ Error::Handler(_)) if settings.errors_as_500 => {
-            tracing::error!(
-                error_type = err.error_type(),
-                "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
-                err.message()
-            );
+            log_as_500(&err);
             response::write_problem(source, context.request_id(), out)
         }
         Err(err) => Err(err),
     }
+}
+
+/// The line a handler error leaves when `LAMINA_HTTP_ERRORS=500` answers it with a problem
+/// document instead of failing the invocation.
+fn log_as_500(err: &Error) {
+    tracing::error!(
+        error_type = err.error_type(),
+        "the handler failed, so the client gets a 500 (LAMINA_HTTP_ERRORS=500): {}",
+        err.message()
+    );
 }

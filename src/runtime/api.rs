@@ -308,7 +308,8 @@ fn stream_error_trailers(error: &Error) -> (Cow<'_, str>, String) {
     (platform_error_type(error.error_type()), body)
 }
 
-/// Standard base64 with padding: the error document inside a trailer.
+/// Standard base64 with padding: the error document inside a trailer. Written here because the
+/// `base64` crate is not in lamina's build without the `events` or `http` feature.
 fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for group in bytes.chunks(3) {

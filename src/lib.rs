@@ -45,6 +45,8 @@ pub mod http;
 mod json;
 mod local;
 pub mod logging;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(any(feature = "events", feature = "http"))]
 mod percent;
 mod runtime;

@@ -87,7 +87,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub use filter::Directives;
 pub use layer::LogLayer;
+pub(crate) use line::escape_into as escape_json_into;
 pub(crate) use sink::Invocation;
+#[cfg(feature = "metrics")]
+pub(crate) use sink::record_metrics;
 
 use line::Format;
 use subscriber::LaminaSubscriber;

@@ -67,15 +67,23 @@ struct Ids {
     tenant_id: String,
     /// Empty when the invocation is not sampled.
     trace_id: String,
+    /// The metrics it recorded, written as EMF documents with its lines.
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::Pending,
+}
+
+/// The slot of the invocation a line written on this thread now belongs to.
+fn slot_now(scopes: &[Ids]) -> Option<usize> {
+    match HERE.get() {
+        (Some(slot), depth) if depth > 0 => Some(slot),
+        _ if ACTIVE.load(Ordering::Acquire) == 1 => scopes.iter().position(|ids| ids.active),
+        _ => None,
+    }
 }
 
 /// The ids for a line written on this thread now.
 fn ids(scopes: &[Ids]) -> Option<&Ids> {
-    match HERE.get() {
-        (Some(slot), depth) if depth > 0 => Some(&scopes[slot]),
-        _ if ACTIVE.load(Ordering::Acquire) == 1 => scopes.iter().find(|ids| ids.active),
-        _ => None,
-    }
+    slot_now(scopes).map(|slot| &scopes[slot])
 }
 
 impl Sink {
@@ -99,6 +107,52 @@ impl Sink {
             self.buf = String::new();
         }
     }
+
+    /// Appends the metrics documents of the invocation in `slot` (all of them with `None`, for
+    /// a panic hook) to the buffer.
+    #[cfg(feature = "metrics")]
+    fn drain_metrics(&mut self, slot: Option<usize>) {
+        match slot {
+            Some(slot) => crate::metrics::drain(&mut self.scopes[slot].metrics, &mut self.buf),
+            None => {
+                for ids in &mut self.scopes {
+                    crate::metrics::drain(&mut ids.metrics, &mut self.buf);
+                }
+            }
+        }
+        crate::metrics::settle(self.scopes.iter().any(|ids| !ids.metrics.is_empty()));
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    fn drain_metrics(&mut self, _slot: Option<usize>) {}
+}
+
+/// Whether an ending scope has metrics to write.
+#[cfg(feature = "metrics")]
+fn metrics_due() -> bool {
+    crate::metrics::due()
+}
+
+#[cfg(not(feature = "metrics"))]
+fn metrics_due() -> bool {
+    false
+}
+
+/// Runs `record` on the metrics of the invocation this thread's lines belong to; outside any,
+/// on an empty record, with the buffer to write it to at once.
+#[cfg(feature = "metrics")]
+pub(crate) fn record_metrics<R>(
+    record: impl FnOnce(&mut crate::metrics::Pending, Option<&mut String>) -> R,
+) -> R {
+    let mut sink = lock();
+    let sink = &mut *sink;
+    if let Some(slot) = slot_now(&sink.scopes) {
+        return record(&mut sink.scopes[slot].metrics, None);
+    }
+    let mut loose = crate::metrics::Pending::default();
+    let result = record(&mut loose, Some(&mut sink.buf));
+    sink.write_out();
+    result
 }
 
 fn lock() -> MutexGuard<'static, Sink> {
@@ -160,11 +214,13 @@ pub(crate) fn flush() {
 /// [`flush`] for a panic hook: gives up rather than wait when another thread holds the buffer,
 /// or this one does (a panic inside lamina's own logging).
 pub(crate) fn flush_if_free() {
-    match SINK.try_lock() {
-        Ok(mut sink) => sink.write_out(),
-        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().write_out(),
-        Err(TryLockError::WouldBlock) => {}
-    }
+    let mut sink = match SINK.try_lock() {
+        Ok(sink) => sink,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    sink.drain_metrics(None);
+    sink.write_out();
 }
 
 /// An invocation's logging scope: while one is alive, every line of its thread carries the
@@ -217,11 +273,20 @@ impl Drop for Invocation {
         let (slot, depth) = HERE.get();
         HERE.set((slot, depth - 1));
         if depth > 1 {
-            flush();
+            // The handler side's scope inside the loop's (bin mode): its metrics leave now, with
+            // its lines, before the loop posts the outcome.
+            if PENDING.load(Ordering::Acquire) || metrics_due() {
+                let mut sink = lock();
+                sink.drain_metrics(slot);
+                sink.write_out();
+            }
         } else {
             // The outermost scope: under the lock, so a line from another thread is either in
             // this write or written directly after it.
             let mut sink = lock();
+            if metrics_due() {
+                sink.drain_metrics(slot);
+            }
             sink.write_out();
             if let Some(slot) = slot {
                 sink.scopes[slot].active = false;

@@ -1,1 +1,3 @@
-//! Functions for the end-to-end tests live in `src/bin`; this library is empty.
+//! Functions for the end-to-end tests live in `src/bin`; this library holds what several tests share.
+
+pub mod emf;

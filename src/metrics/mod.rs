@@ -1,0 +1,180 @@
+//! CloudWatch metrics with no API call: [embedded metric format] documents, written with the
+//! invocation's log lines.
+//!
+//! CloudWatch Logs turns a log line that is an EMF document into metrics. Recording a metric
+//! here only adds it to the invocation's record; when the invocation ends, its metrics become one
+//! document (or as few as CloudWatch's limits allow) appended to the invocation's buffered log
+//! lines, so they leave in the same single `write`, before the response is posted. No network,
+//! no extra syscall, nothing added to the response's latency. Under `panic = "abort"` the panic
+//! hook writes them before the process ends.
+//!
+//! Every name and value is checked against CloudWatch's rules where it is recorded: a metric
+//! CloudWatch would drop silently is an error at the call instead ([`MetricsError`]).
+//!
+//! ```no_run
+//! use lamina::metrics::{self, Config, Unit};
+//! use lamina::{Context, Error};
+//!
+//! async fn init() -> Result<(), Error> {
+//!     metrics::configure(Config::new("Shop")?.service("orders")?.cold_start_metric(true))?;
+//!     Ok(())
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Order { total_cents: u64, channel: String }
+//!
+//! #[lamina::handler(init = init)]
+//! async fn place(order: Order, _ctx: Context, _state: &()) -> Result<(), Error> {
+//!     metrics::add_dimension("Channel", &order.channel)?;
+//!     metrics::add("OrdersPlaced", Unit::Count, 1.0)?;
+//!     metrics::add("OrderValue", Unit::None, order.total_cents as f64 / 100.0)?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The settings follow Powertools: a namespace (`POWERTOOLS_METRICS_NAMESPACE` when
+//! [`configure`] is not called), a `service` dimension (`POWERTOOLS_SERVICE_NAME`), default
+//! dimensions, and an optional `ColdStart` metric on the first invocation of each execution
+//! environment.
+//!
+//! Which invocation a metric belongs to is decided as for log lines: the one its thread runs,
+//! or, on another thread, the only one in flight. A metric recorded outside any invocation (in
+//! `init`) is written at once, in a document of its own.
+//!
+//! [embedded metric format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+
+mod config;
+mod document;
+mod error;
+mod names;
+mod unit;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+pub use config::{Config, NAMESPACE_VAR, SERVICE_VAR, configure};
+pub(crate) use document::Pending;
+pub use error::MetricsError;
+pub use unit::Unit;
+
+/// Whether some invocation's metrics (or the cold-start metric) wait to be written: lets the end
+/// of an invocation that recorded none skip the work.
+pub(crate) static DUE: AtomicBool = AtomicBool::new(false);
+
+/// Records `value` for the metric `name` in this invocation's document. Recording a name again
+/// adds a value (a document carries up to 100 per metric; more go into further documents).
+///
+/// ```no_run
+/// # fn f() -> Result<(), lamina::metrics::MetricsError> {
+/// use lamina::metrics::{self, Unit};
+/// metrics::add("PaymentLatency", Unit::Milliseconds, 42.0)?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`MetricsError`] for a name or value CloudWatch would refuse, a name already used by a
+/// dimension or metadata, another unit than this metric had, or no namespace configured.
+pub fn add(name: &str, unit: Unit, value: f64) -> Result<(), MetricsError> {
+    record(|pending, config| pending.add(config, name, unit, false, value))
+}
+
+/// [`add`] at high resolution (`StorageResolution` 1: per-second data points, billed as such).
+///
+/// # Errors
+/// As for [`add`]; also when `name` was recorded at standard resolution in this document.
+pub fn add_high_resolution(name: &str, unit: Unit, value: f64) -> Result<(), MetricsError> {
+    record(|pending, config| pending.add(config, name, unit, true, value))
+}
+
+/// Adds a dimension to every metric of this invocation's document, or replaces the value of one
+/// added before or set by default.
+///
+/// # Errors
+/// [`MetricsError`] for a name or value CloudWatch would refuse, a name already used by a metric
+/// or metadata, or a 31st dimension.
+pub fn add_dimension(name: &str, value: &str) -> Result<(), MetricsError> {
+    record(|pending, config| pending.add_dimension(config, name, value))
+}
+
+/// Adds `key: value` to this invocation's document: searchable in CloudWatch Logs Insights, not a
+/// metric or dimension (a request id, an order id). Written only when the document has a metric.
+///
+/// # Errors
+/// [`MetricsError::Metadata`] when `value` does not serialize as JSON; [`MetricsError`] for an
+/// empty or reserved key or one already used by a metric or dimension.
+pub fn add_metadata(key: &str, value: impl Serialize) -> Result<(), MetricsError> {
+    let json = serde_json::to_string(&value).map_err(|source| MetricsError::Metadata {
+        key: key.to_owned(),
+        source,
+    })?;
+    record(|pending, config| pending.add_metadata(config, key, json))
+}
+
+/// Records one metric in a document of its own, with the default dimensions and `dimensions`
+/// instead of the invocation's: for a metric whose dimensions differ from the rest.
+///
+/// ```no_run
+/// # fn f() -> Result<(), lamina::metrics::MetricsError> {
+/// use lamina::metrics::{self, Unit};
+/// metrics::single("PaymentDeclined", Unit::Count, 1.0, &[("Provider", "acme")])?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// As for [`add`] and [`add_dimension`].
+pub fn single(
+    name: &str,
+    unit: Unit,
+    value: f64,
+    dimensions: &[(&str, &str)],
+) -> Result<(), MetricsError> {
+    record(|pending, config| pending.add_single(config, name, unit, value, dimensions))
+}
+
+fn record(
+    change: impl FnOnce(&mut Pending, &Config) -> Result<(), MetricsError>,
+) -> Result<(), MetricsError> {
+    let config = config::current()?;
+    crate::logging::record_metrics(|pending, loose| {
+        change(pending, config)?;
+        match loose {
+            Some(out) => pending.render(config, now_ms(), out),
+            None => DUE.store(true, Ordering::Release),
+        }
+        Ok(())
+    })
+}
+
+/// Whether an invocation's end has metrics to write.
+pub(crate) fn due() -> bool {
+    DUE.load(Ordering::Acquire)
+}
+
+/// Appends an ending invocation's documents (and, the first time, the cold-start metric) to
+/// `out`. The caller holds the log buffer and then settles [`DUE`] with [`settle`].
+pub(crate) fn drain(pending: &mut Pending, out: &mut String) {
+    let Some(config) = config::get() else { return };
+    let now = now_ms();
+    if config::take_cold_start() {
+        document::cold_start(config, now, out);
+    }
+    if !pending.is_empty() {
+        pending.render(config, now, out);
+    }
+}
+
+/// Sets [`DUE`] from what still waits, after a drain.
+pub(crate) fn settle(waiting: bool) {
+    DUE.store(waiting || config::cold_start_due(), Ordering::Release);
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests;

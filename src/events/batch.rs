@@ -1,6 +1,6 @@
-//! The engine behind the SQS and Kinesis batch helpers: run one future per item, in order or
-//! interleaved up to a bound, and turn each item's error or panic into a failure of that item
-//! alone.
+//! The engine behind the SQS, Kinesis and DynamoDB Streams batch helpers: run one future per
+//! item, in order or interleaved up to a bound, and turn each item's error or panic into a failure
+//! of that item alone.
 //!
 //! lamina runs handlers on a `current_thread` tokio runtime, so "concurrently" means the items'
 //! futures are interleaved on that one thread: while one waits on I/O, another runs. That needs
@@ -29,6 +29,10 @@ pub(crate) enum Failure {
     Payload(PayloadError),
     /// The item itself could not be decoded (a Kinesis record with invalid base64).
     Undecodable(String),
+    /// The item decoded but cannot be handed to the user's function as asked: a DynamoDB image
+    /// that does not match the user's type, or is missing. The message says why.
+    #[cfg(feature = "dynamodb-streams")]
+    Item(String),
 }
 
 impl fmt::Display for Failure {
@@ -38,6 +42,8 @@ impl fmt::Display for Failure {
             Failure::Panic(message) => write!(f, "panicked: {message}"),
             Failure::Payload(e) => fmt::Display::fmt(e, f),
             Failure::Undecodable(message) => f.write_str(message),
+            #[cfg(feature = "dynamodb-streams")]
+            Failure::Item(message) => f.write_str(message),
         }
     }
 }
@@ -102,6 +108,71 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic with a non-string payload".to_owned()
     }
+}
+
+/// How a stream source (Kinesis, DynamoDB Streams) names its records, for [`in_order`]'s log
+/// lines and errors.
+pub(crate) struct Stream {
+    /// The service that sends the records, as its docs name it: `Kinesis`.
+    pub(crate) source: &'static str,
+    /// The field that identifies a record in `batchItemFailures`: `sequenceNumber`.
+    pub(crate) id_field: &'static str,
+    /// Whether to go on after the first failure.
+    pub(crate) continue_after_failure: bool,
+}
+
+/// Runs stream records one at a time, in order, and returns the identifiers to report in
+/// `batchItemFailures`: the first failed record's, or with `continue_after_failure` every failed
+/// record's.
+///
+/// Lambda checkpoints at the lowest identifier reported and delivers everything after it again,
+/// so the records after a failure are not started unless asked. `run(record)` processes one
+/// record and returns its identifier (when it has one) and its result.
+pub(crate) async fn in_order<R, Fut>(
+    stream: &Stream,
+    records: Vec<R>,
+    mut run: impl FnMut(R) -> (Option<String>, Fut),
+) -> Result<Vec<String>, Error>
+where
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let mut failed = Vec::new();
+    let total = records.len();
+    for (i, record) in records.into_iter().enumerate() {
+        let (id, result) = run(record);
+        let Err(failure) = result.await else { continue };
+        tracing::warn!(
+            sequence_number = id.as_deref().unwrap_or("<none>"),
+            error = %failure,
+            "{} record failed; reporting it in batchItemFailures so Lambda delivers it and the \
+             records after it again",
+            stream.source
+        );
+        let Some(id) = id else {
+            return Err(Error::new(
+                "Batch.MissingItemIdentifier",
+                format!(
+                    "record {i} of the batch failed and has no `{field}` to report it by, so the \
+                     whole invocation fails and Lambda retries the whole batch; {source} always \
+                     sends a `{field}`, so check what produced this event",
+                    field = stream.id_field,
+                    source = stream.source,
+                ),
+            ));
+        };
+        failed.push(id);
+        if !stream.continue_after_failure {
+            let rest = total - i - 1;
+            if rest > 0 {
+                tracing::debug!(
+                    unprocessed = rest,
+                    "stopping at the first failure: Lambda delivers the records after it again"
+                );
+            }
+            break;
+        }
+    }
+    Ok(failed)
 }
 
 /// Runs `count` items with at most `limit` in flight, and returns every item's result by index.

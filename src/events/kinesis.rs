@@ -339,50 +339,25 @@ impl Batch {
         Fut: Future<Output = Result<(), E>>,
         E: crate::error::IntoError,
     {
-        let mut response = KinesisEventResponse::default();
-        let total = event.records.len();
-        for (i, record) in event.records.into_iter().enumerate() {
+        let stream = batch::Stream {
+            source: "Kinesis",
+            id_field: "sequenceNumber",
+            continue_after_failure: self.continue_after_failure,
+        };
+        let failed = batch::in_order(&stream, event.records, |record| {
             let sequence_number = record.sequence_number().map(str::to_owned);
-            let result = match record {
-                Record::Decoded(record) => match begin(record) {
-                    Ok(future) => future.await,
-                    Err(failure) => Err(failure),
-                },
+            let started = match record {
+                Record::Decoded(record) => begin(record),
                 Record::Undecodable(record) => Err(Failure::Undecodable(format!(
                     "the record did not decode {}",
                     record.reason
                 ))),
             };
-            let Err(failure) = result else { continue };
-            tracing::warn!(
-                sequence_number = sequence_number.as_deref().unwrap_or("<none>"),
-                error = %failure,
-                "Kinesis record failed; reporting it in batchItemFailures so Lambda delivers it \
-                 and the records after it again"
-            );
-            let Some(sequence_number) = sequence_number else {
-                return Err(Error::new(
-                    "Batch.MissingItemIdentifier",
-                    format!(
-                        "record {i} of the batch failed and has no `sequenceNumber` to report it \
-                         by, so the whole invocation fails and Lambda retries the whole batch; \
-                         Kinesis always sends a `sequenceNumber`, so check what produced this \
-                         event"
-                    ),
-                ));
-            };
-            response.add_failure(sequence_number);
-            if !self.continue_after_failure {
-                let rest = total - i - 1;
-                if rest > 0 {
-                    tracing::debug!(
-                        unprocessed = rest,
-                        "stopping at the first failure: Lambda delivers the records after it again"
-                    );
-                }
-                break;
-            }
-        }
+            (sequence_number, async move { started?.await })
+        })
+        .await?;
+        let mut response = KinesisEventResponse::default();
+        response.set_failures(failed);
         Ok(response)
     }
 }

@@ -1,5 +1,5 @@
 //! Typed events for the sources whose users otherwise write the same decoding and bookkeeping
-//! by hand: ALB, S3, SQS and Kinesis.
+//! by hand: ALB, S3, SQS, Kinesis, DynamoDB Streams, SNS and EventBridge.
 //!
 //! The event *shapes* are those of [`aws_lambda_events`] (re-exported in each module, so a
 //! handler takes them directly). What lamina adds is the behaviour each source needs and the
@@ -11,6 +11,9 @@
 //! | [`s3`] | decoded object keys (or a clear error), accessors, the event category |
 //! | [`sqs`] | a batch helper that reports exactly the failed messages, FIFO ordering, typed bodies, bounded concurrency |
 //! | [`kinesis`] | a batch helper that checkpoints correctly, typed record data, tolerance of undecodable records |
+//! | `dynamodb` | the same for DynamoDB Streams, with images decoded from DynamoDB's attribute-value JSON into your types (feature `dynamodb-streams`) |
+//! | [`sns`] | typed messages, and an invocation error that names the failed message |
+//! | [`eventbridge`] | typed `detail` after checking `source` and `detail-type`, scheduled events |
 //!
 //! ```no_run
 //! use lamina::events::sqs::{self, SqsBatchResponse, SqsEvent};
@@ -30,8 +33,12 @@
 //! ```
 pub mod alb;
 mod batch;
+#[cfg(feature = "dynamodb-streams")]
+pub mod dynamodb;
+pub mod eventbridge;
 pub mod kinesis;
 pub mod s3;
+pub mod sns;
 pub mod sqs;
 
 use std::fmt;
@@ -40,8 +47,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::short_type_name;
 
-/// A JSON payload inside an event (an SQS message body, Kinesis record data, an ALB request
-/// body) did not decode into the type asked for.
+/// A JSON payload inside an event (an SQS message body, Kinesis record data, an SNS message, an
+/// EventBridge `detail`, an ALB request body) did not decode into the type asked for.
 ///
 /// Its `Display` names the payload, the type and where decoding stopped, but never quotes the
 /// payload: it is written to the function's logs, and payloads may hold personal data. The
@@ -57,7 +64,8 @@ pub struct PayloadError {
 }
 
 impl PayloadError {
-    /// What the payload was: `"message body"`, `"record data"` or `"request body"`.
+    /// What the payload was: `"message body"`, `"record data"`, `"SNS message"`, `"event detail"`
+    /// or `"request body"`.
     pub fn payload(&self) -> &str {
         self.payload
     }
@@ -86,17 +94,24 @@ impl PayloadError {
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (line, column) = (self.source.line(), self.source.column());
+        // A payload decoded from an already parsed value (an EventBridge `detail`) has no
+        // position to give.
+        let position = if line == 0 {
+            String::new()
+        } else {
+            format!(" (line {line}, column {column})")
+        };
         if self.is_syntax() {
             write!(
                 f,
-                "the {} is not valid JSON (line {line}, column {column}); \
+                "the {} is not valid JSON{position}; \
                  send JSON, or read it as bytes instead of decoding it into `{}`",
                 self.payload, self.target
             )
         } else {
             write!(
                 f,
-                "the {} does not match `{}` at `{}`: {} (line {line}, column {column}); \
+                "the {} does not match `{}` at `{}`: {}{position}; \
                  make `{}` and the producer agree on the shape",
                 self.payload,
                 self.target,
@@ -123,6 +138,25 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
         let (path, source) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Err(tracked) => (tracked.path().to_string(), tracked.into_inner()),
             // Only trailing data fails `from_slice` but not the tracked pass.
+            Ok(_) => (".".to_owned(), first),
+        };
+        PayloadError {
+            payload,
+            target: short_type_name::<T>(),
+            path,
+            source,
+        }
+    })
+}
+
+/// Decodes a payload that arrived as part of the event's JSON (an EventBridge `detail`).
+pub(crate) fn decode_json_value<T: DeserializeOwned>(
+    payload: &'static str,
+    value: &serde_json::Value,
+) -> Result<T, PayloadError> {
+    T::deserialize(value).map_err(|first| {
+        let (path, source) = match serde_path_to_error::deserialize::<_, T>(value) {
+            Err(tracked) => (tracked.path().to_string(), tracked.into_inner()),
             Ok(_) => (".".to_owned(), first),
         };
         PayloadError {

@@ -31,6 +31,8 @@
 //! loads it through the C ABI described in [`abi`].
 
 pub mod abi;
+#[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
+mod aws_env;
 pub mod cache;
 #[cfg(feature = "compat")]
 pub mod compat;
@@ -42,6 +44,8 @@ pub mod events;
 mod handler;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "idempotency")]
+pub mod idempotency;
 mod json;
 mod local;
 pub mod logging;

@@ -49,6 +49,8 @@
 
 #[cfg(feature = "events")]
 pub mod events;
+#[cfg(all(test, any(feature = "xray-sdk", feature = "idempotency-dynamodb")))]
+pub(crate) mod moto;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -87,7 +87,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub use filter::Directives;
 pub use layer::LogLayer;
-#[cfg(feature = "metrics")]
+#[cfg(any(feature = "metrics", feature = "idempotency"))]
 pub(crate) use line::escape_into as escape_json_into;
 pub(crate) use sink::Invocation;
 #[cfg(feature = "metrics")]

@@ -64,32 +64,7 @@ pub struct SdkExporter {
     client: Client,
 }
 
-/// The environment lacks what [`SdkExporter::from_env`] needs.
-///
-/// New variants may be added in minor releases, so a `match` needs a `_` arm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
-    MissingRegion,
-    /// `AWS_ACCESS_KEY_ID` or `AWS_SECRET_ACCESS_KEY` is not set.
-    MissingCredentials,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::MissingRegion => f.write_str(
-                "the X-Ray SDK exporter needs a region: set `AWS_REGION` (Lambda sets it)",
-            ),
-            ConfigError::MissingCredentials => f.write_str(
-                "the X-Ray SDK exporter needs credentials: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN` for temporary ones; Lambda sets all three)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::aws_env::ConfigError;
 
 /// An exporter was already installed in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,25 +133,24 @@ impl SdkExporter {
     /// # Errors
     /// [`ConfigError`] when the region or the credentials are missing.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(crate::aws_env::process_var)
     }
 
     pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let region = var("AWS_REGION")
-            .or_else(|| var("AWS_DEFAULT_REGION"))
-            .ok_or(ConfigError::MissingRegion)?;
-        let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
-        else {
-            return Err(ConfigError::MissingCredentials);
-        };
-        let credentials =
-            Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "lamina-env");
+        let env = crate::aws_env::read(var, "AWS_ENDPOINT_URL_XRAY")?;
+        let credentials = Credentials::new(
+            env.access_key_id,
+            env.secret_access_key,
+            env.session_token,
+            None,
+            "lamina-env",
+        );
         let mut config = aws_sdk_xray::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(Region::new(env.region))
             .credentials_provider(credentials)
             .timeout_config(TimeoutConfig::builder().operation_timeout(TIMEOUT).build());
-        if let Some(url) = var("AWS_ENDPOINT_URL_XRAY").or_else(|| var("AWS_ENDPOINT_URL")) {
+        if let Some(url) = env.endpoint {
             config = config.endpoint_url(url);
         }
         Ok(SdkExporter::new(Client::from_conf(config.build())))

@@ -2,73 +2,13 @@
 //! the test. Needs `pip install 'moto[server]'`; runs only with the `xray-sdk` feature:
 //! `cargo test -p lamina --features xray-sdk --lib xray::sdk`.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 use super::*;
+use crate::testing::moto::Moto;
 use crate::xray::{Subsegment, TraceId, invocation_to};
 
 const FUNCTION_SEGMENT: &str = "53995c3f42cd8ad8";
-
-/// A `moto_server` process; killed by its PID when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let install = "install moto with `pip install 'moto[server]'` (it provides `moto_server`)";
-        let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `moto_server`: {e}; {install}"));
-        let until = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("`moto_server` exited at start ({status}); {install}");
-            }
-            assert!(
-                Instant::now() < until,
-                "`moto_server` did not listen within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
-        move |key| {
-            Some(match key {
-                "AWS_REGION" => "us-east-1".to_owned(),
-                "AWS_ACCESS_KEY_ID" => "testing".to_owned(),
-                "AWS_SECRET_ACCESS_KEY" => "testing".to_owned(),
-                "AWS_ENDPOINT_URL_XRAY" => self.url.clone(),
-                _ => return None,
-            })
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn the_environment_must_name_a_region_and_credentials() {
@@ -86,11 +26,13 @@ fn the_environment_must_name_a_region_and_credentials() {
 #[test]
 fn sampled_invocations_are_exported_with_put_trace_segments() {
     let moto = Moto::start();
-    let exporter = SdkExporter::from_lookup(moto.env()).unwrap();
+    let exporter = SdkExporter::from_lookup(moto.env("AWS_ENDPOINT_URL_XRAY")).unwrap();
     let reader = exporter.client.clone();
     exporter.install().unwrap();
     assert_eq!(
-        SdkExporter::from_lookup(moto.env()).unwrap().install(),
+        SdkExporter::from_lookup(moto.env("AWS_ENDPOINT_URL_XRAY"))
+            .unwrap()
+            .install(),
         Err(AlreadyInstalled)
     );
     let runtime = tokio::runtime::Builder::new_current_thread()

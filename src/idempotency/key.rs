@@ -1,0 +1,82 @@
+//! Idempotency keys: the SHA-256 of a value's canonical JSON.
+//!
+//! Canonical so the same value always gives the same key: object members sorted by name (a
+//! `HashMap`'s order differs between processes), no whitespace, numbers and strings as serde_json
+//! writes them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::sha256;
+
+/// The hex SHA-256 of `value`'s canonical JSON.
+pub(crate) fn hash<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    let value = serde_json::to_value(value)?;
+    let mut canonical = String::new();
+    write_canonical(&value, &mut canonical);
+    Ok(sha256::hex_digest(canonical.as_bytes()))
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (name, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(name, out);
+                out.push(':');
+                write_canonical(member, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::String(text) => string(text, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn string(text: &str, out: &mut String) {
+    out.push('"');
+    crate::logging::escape_json_into(out, text);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn the_same_value_gives_the_same_key_whatever_the_member_order() {
+        // Two maps with their own random hash seeds: their iteration orders differ.
+        let a: HashMap<String, i32> = (0..50).map(|i| (format!("k{i}"), i)).collect();
+        let b: HashMap<String, i32> = (0..50).rev().map(|i| (format!("k{i}"), i)).collect();
+        assert_eq!(hash(&a).unwrap(), hash(&b).unwrap());
+        assert_eq!(
+            hash(&serde_json::json!({"b": 1, "a": [true, null, "x\"y"]})).unwrap(),
+            sha256::hex_digest(br#"{"a":[true,null,"x\"y"],"b":1}"#)
+        );
+        assert_ne!(hash("order-1").unwrap(), hash("order-2").unwrap());
+        assert_ne!(hash(&1).unwrap(), hash("1").unwrap());
+    }
+
+    #[test]
+    fn a_value_json_cannot_hold_is_an_error() {
+        let map: HashMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+        assert!(hash(&map).is_err());
+    }
+}

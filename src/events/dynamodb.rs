@@ -171,6 +171,10 @@ impl UndecodableRecord {
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = serde_json::Value::deserialize(deserializer)?;
+        // Only a record that does not decode pays for tracking the path.
+        if let Ok(record) = EventRecord::deserialize(&raw) {
+            return Ok(Record::Decoded(record));
+        }
         match serde_path_to_error::deserialize::<_, EventRecord>(&raw) {
             Ok(record) => Ok(Record::Decoded(record)),
             Err(err) => {
@@ -391,21 +395,22 @@ fn decode_image<T: DeserializeOwned>(
     image: Image,
     item: &serde_dynamo::Item,
 ) -> Result<T, ImageError> {
-    serde_dynamo::from_item(item.clone()).map_err(|first| {
-        // Only a failure pays for the path.
-        let whole = serde_dynamo::Deserializer::from_attribute_value(AttributeValue::M(
-            item.clone().into(),
-        ));
-        let (path, source) = match serde_path_to_error::deserialize::<_, T>(whole) {
-            Err(tracked) => (tracked.path().to_string(), tracked.into_inner()),
-            Ok(_) => (".".to_owned(), first),
-        };
-        ImageError {
-            image,
-            target: short_type_name::<T>(),
-            path,
-            source,
-        }
+    decode_owned_image(image, item.clone())
+}
+
+/// Decodes an image it owns: serde_dynamo's deserializer takes its input by value, so a caller
+/// that can give the image up saves copying it. The path is tracked in the same pass (a failed
+/// pass leaves nothing to decode again).
+fn decode_owned_image<T: DeserializeOwned>(
+    image: Image,
+    item: serde_dynamo::Item,
+) -> Result<T, ImageError> {
+    let whole = serde_dynamo::Deserializer::from_attribute_value(AttributeValue::M(item.into()));
+    serde_path_to_error::deserialize::<_, T>(whole).map_err(|tracked| ImageError {
+        image,
+        target: short_type_name::<T>(),
+        path: tracked.path().to_string(),
+        source: tracked.into_inner(),
     })
 }
 
@@ -531,7 +536,8 @@ where
 
 /// Like [`process`], with each record's `NewImage` decoded into `T` first: `Some(item)` for an
 /// `INSERT` or a `MODIFY`, and `None` for a `REMOVE`, whose item is gone (read its key with
-/// [`DynamoDbRecordExt::keys`], or what it was with [`DynamoDbRecordExt::old_image`]).
+/// [`DynamoDbRecordExt::keys`], or what it was with [`DynamoDbRecordExt::old_image`]). The
+/// image is moved into `T`, not copied: the record `handler` gets has an empty `new_image`.
 ///
 /// A record fails like any other, without `handler` being called, when its `NewImage` does not
 /// decode into `T`, or when an `INSERT` or `MODIFY` has no `NewImage` because the stream's view
@@ -625,8 +631,8 @@ impl Batch {
         Fut: Future<Output = Result<(), E>>,
         E: crate::error::IntoError,
     {
-        self.run(event, |record| {
-            let image = new_image_or_removed::<T>(&record)?;
+        self.run(event, |mut record| {
+            let image = take_new_image_or_removed::<T>(&mut record)?;
             batch::start(|| handler(image, record))
         })
         .await
@@ -671,9 +677,18 @@ impl Batch {
     }
 }
 
-/// The record's `NewImage` for [`process_new_images`]: `None` only for a `REMOVE`.
-fn new_image_or_removed<T: DeserializeOwned>(record: &EventRecord) -> Result<Option<T>, Failure> {
-    match record.new_image::<T>() {
+/// The record's `NewImage` for [`process_new_images`], moved out of the record: `None` only for
+/// a `REMOVE`.
+fn take_new_image_or_removed<T: DeserializeOwned>(
+    record: &mut EventRecord,
+) -> Result<Option<T>, Failure> {
+    let item = std::mem::take(&mut record.change.new_image);
+    let decoded = if item.is_empty() {
+        Ok(None)
+    } else {
+        decode_owned_image(Image::NewImage, item).map(Some)
+    };
+    match decoded {
         Ok(Some(image)) => Ok(Some(image)),
         Ok(None) if record.operation() == Some(OperationType::Remove) => Ok(None),
         Ok(None) => {
@@ -1100,10 +1115,10 @@ mod tests {
         assert_eq!(*called.borrow(), 0);
         assert_eq!(failures(&response), [seq(7)]);
         let record = parse(KEYS_ONLY).records.remove(0);
-        let Record::Decoded(record) = record else {
+        let Record::Decoded(mut record) = record else {
             panic!("decodes")
         };
-        let Err(failure) = new_image_or_removed::<Order>(&record) else {
+        let Err(failure) = take_new_image_or_removed::<Order>(&mut record) else {
             panic!("no NewImage in a KEYS_ONLY stream")
         };
         assert_eq!(

@@ -114,6 +114,10 @@ impl UndecodableRecord {
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = serde_json::Value::deserialize(deserializer)?;
+        // Only a record that does not decode pays for tracking the path.
+        if let Ok(record) = KinesisEventRecord::deserialize(&raw) {
+            return Ok(Record::Decoded(record));
+        }
         match serde_path_to_error::deserialize::<_, KinesisEventRecord>(&raw) {
             Ok(record) => Ok(Record::Decoded(record)),
             Err(err) => {

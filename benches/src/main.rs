@@ -8,7 +8,8 @@
 //! axum `Router` and a plain handler, each on lamina and on `lambda_http`); `--concurrency` only
 //! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`);
 //! `--streaming` only the response streaming rows (`lamina::stream` beside
-//! `lambda_runtime::streaming`).
+//! `lambda_runtime::streaming`); `--powertools` only the metrics, idempotency and DynamoDB
+//! Streams rows.
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
@@ -17,6 +18,7 @@ mod compat;
 mod concurrency;
 mod http;
 mod metrics;
+mod powertools;
 mod soak;
 mod streaming;
 mod subject;
@@ -61,6 +63,7 @@ struct Options {
     http_only: bool,
     concurrency_only: bool,
     streaming_only: bool,
+    powertools_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -74,6 +77,7 @@ fn parse_options() -> Result<Options, String> {
         http_only: false,
         concurrency_only: false,
         streaming_only: false,
+        powertools_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -95,15 +99,16 @@ fn parse_options() -> Result<Options, String> {
             "--http" => options.http_only = true,
             "--concurrency" => options.concurrency_only = true,
             "--streaming" => options.streaming_only = true,
+            "--powertools" => options.powertools_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools]"
                 ));
             }
         }
@@ -165,6 +170,10 @@ fn main() {
         streaming::run(&dir);
         return;
     }
+    if options.powertools_only {
+        powertools::run(&dir, SMALL_EVENT);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
     }
@@ -174,6 +183,7 @@ fn main() {
         http::run(&dir);
         concurrency::run(&dir);
         streaming::run(&dir);
+        powertools::run(&dir, SMALL_EVENT);
     }
 }
 

@@ -48,13 +48,13 @@ pub(crate) fn digest(data: &[u8]) -> [u8; 32] {
 
 /// The digest as 64 lowercase hex digits.
 pub(crate) fn hex_digest(data: &[u8]) -> String {
-    use std::fmt::Write;
-    digest(data)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in digest(data) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 fn compress(state: &mut [u32; 8], block: &[u8; 64]) {

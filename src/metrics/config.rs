@@ -145,6 +145,7 @@ pub fn configure(config: Config) -> Result<(), MetricsError> {
     CONFIG
         .set(config)
         .map_err(|_| MetricsError::AlreadyConfigured)?;
+    super::enable();
     if cold_start {
         COLD_START_DUE.store(true, Ordering::Release);
         super::DUE.store(true, Ordering::Release);

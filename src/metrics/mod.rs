@@ -49,6 +49,7 @@ mod error;
 mod names;
 mod unit;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -62,6 +63,16 @@ pub use unit::Unit;
 /// Whether some invocation's metrics (or the cold-start metric) wait to be written: lets the end
 /// of an invocation that recorded none skip the work.
 pub(crate) static DUE: AtomicBool = AtomicBool::new(false);
+
+/// How an ending invocation's metrics are written, set by [`configure`] or the first metric
+/// recorded. The end of an invocation reaches the documents' code only through it, so a function
+/// built with the feature that never records a metric links none of that code.
+static DRAIN: OnceLock<fn(&mut Pending, &mut String)> = OnceLock::new();
+
+/// Makes the end of an invocation write metrics documents.
+pub(crate) fn enable() {
+    DRAIN.get_or_init(|| drain_now);
+}
 
 /// Records `value` for the metric `name` in this invocation's document. Recording a name again
 /// adds a value (a document carries up to 100 per metric; more go into further documents).
@@ -137,6 +148,7 @@ fn record(
     change: impl FnOnce(&mut Pending, &Config) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
     let config = config::current()?;
+    enable();
     crate::logging::record_metrics(|pending, loose| {
         change(pending, config)?;
         match loose {
@@ -155,6 +167,12 @@ pub(crate) fn due() -> bool {
 /// Appends an ending invocation's documents (and, the first time, the cold-start metric) to
 /// `out`. The caller holds the log buffer and then settles [`DUE`] with [`settle`].
 pub(crate) fn drain(pending: &mut Pending, out: &mut String) {
+    if let Some(drain) = DRAIN.get() {
+        drain(pending, out);
+    }
+}
+
+fn drain_now(pending: &mut Pending, out: &mut String) {
     let Some(config) = config::get() else { return };
     let now = now_ms();
     if config::take_cold_start() {

@@ -761,3 +761,43 @@ fn streamed_responses_are_the_same_in_both_modes() {
     assert_eq!(download.problem, None);
     assert_eq!(download.http_body().len(), 70000);
 }
+
+/// A handler library's metrics leave with its lines, from its own copy of lamina, as in bin
+/// mode: the same documents, the cold start included, and a failed invocation's too.
+#[test]
+fn metrics_documents_are_the_same_in_both_modes() {
+    let events = || {
+        [
+            (
+                "m-1",
+                Event::json(r#"{"orders":2,"channel":"web","latency":[1.5,2.5]}"#),
+            ),
+            ("m-2", Event::json(r#"{"orders":1,"fail":"declined"}"#)),
+        ]
+    };
+    let documents = |mode: Mode| -> Vec<Value> {
+        let run = run(
+            mode,
+            "metrics",
+            &[("AWS_LAMBDA_FUNCTION_NAME", "shop")],
+            &events(),
+        );
+        lamina_integration::emf::documents(&run.output)
+            .into_iter()
+            .map(|mut document| {
+                document["_aws"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Timestamp");
+                document
+            })
+            .collect()
+    };
+    let (bin, layer) = (documents(Mode::Bin), documents(Mode::Layer));
+    assert_eq!(
+        layer.len(),
+        3,
+        "ColdStart and one per invocation: {layer:?}"
+    );
+    assert_eq!(bin, layer);
+}

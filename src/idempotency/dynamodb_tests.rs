@@ -191,7 +191,7 @@ fn concurrent_duplicates_from_several_tasks_run_the_work_once() {
         for _ in 0..8 {
             let (idem, runs) = (Arc::clone(&idem), Arc::clone(&runs));
             tasks.spawn(async move {
-                let now = super::super::now_ms();
+                let now = crate::context::epoch_ms_now();
                 idem.key("order-42")
                     .run(&ctx(now), || async {
                         runs.fetch_add(1, Ordering::SeqCst);
@@ -215,7 +215,7 @@ fn concurrent_duplicates_from_several_tasks_run_the_work_once() {
         // Once it completed, a duplicate gets the response.
         let again = idem
             .key("order-42")
-            .run(&ctx(super::super::now_ms()), || async {
+            .run(&ctx(crate::context::epoch_ms_now()), || async {
                 Ok::<_, Error>("twice".to_owned())
             })
             .await
@@ -241,7 +241,7 @@ fn child_process_of_the_multi_process_test() {
     let idem = Idempotency::new(DynamoDbStore::from_lookup(env, TABLE).unwrap()).enabled();
     let outcome = runtime().block_on(async {
         idem.key("order-7")
-            .run(&ctx(super::super::now_ms()), || async {
+            .run(&ctx(crate::context::epoch_ms_now()), || async {
                 println!("OUTCOME ran");
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 Ok::<_, Error>(7u32)

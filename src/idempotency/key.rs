@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::sha256;
+use crate::logging::quoted_json_into;
 
 /// The hex SHA-256 of `value`'s canonical JSON.
 pub(crate) fn hash<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
@@ -27,7 +28,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                string(name, out);
+                quoted_json_into(out, name);
                 out.push(':');
                 write_canonical(member, out);
             }
@@ -43,15 +44,9 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::String(text) => string(text, out),
+        Value::String(text) => quoted_json_into(out, text),
         other => out.push_str(&other.to_string()),
     }
-}
-
-fn string(text: &str, out: &mut String) {
-    out.push('"');
-    crate::logging::escape_json_into(out, text);
-    out.push('"');
 }
 
 #[cfg(test)]

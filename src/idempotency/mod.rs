@@ -68,7 +68,7 @@ mod store;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -120,7 +120,7 @@ impl<S: Store> Idempotency<S> {
             scope: None,
             cache: None,
             disabled,
-            clock: Arc::new(now_ms),
+            clock: Arc::new(crate::context::epoch_ms_now),
         }
     }
 
@@ -359,12 +359,6 @@ fn replay<R: DeserializeOwned>(
             })
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -255,6 +255,14 @@ fn json_pair(out: &mut String, key: &str, value: &str) {
     out.push('"');
 }
 
+/// Appends `text` as a JSON string, quotes included.
+#[cfg(any(feature = "metrics", feature = "idempotency"))]
+pub(crate) fn quoted_into(out: &mut String, text: &str) {
+    out.push('"');
+    escape_into(out, text);
+    out.push('"');
+}
+
 /// Appends `text` as the inside of a JSON string.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
     let bytes = text.as_bytes();

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::config::{Config, MAX_DIMENSIONS};
 use super::{MetricsError, Unit, names};
-use crate::logging::escape_json_into;
+use crate::logging::{escape_json_into, quoted_json_into};
 
 /// Metric definitions per document.
 pub(crate) const MAX_METRICS: usize = 100;
@@ -283,7 +283,7 @@ fn document(
         if i > 0 {
             out.push(',');
         }
-        string(out, name);
+        quoted_json_into(out, name);
     }
     out.push_str("]],\"Metrics\":[");
     for (i, (metric, _)) in metrics.iter().enumerate() {
@@ -291,7 +291,7 @@ fn document(
             out.push(',');
         }
         out.push_str("{\"Name\":");
-        string(out, &metric.name);
+        quoted_json_into(out, &metric.name);
         out.push_str(",\"Unit\":\"");
         out.push_str(metric.unit.as_str());
         out.push('"');
@@ -303,19 +303,19 @@ fn document(
     out.push_str("]}]}");
     for (name, value) in dimensions {
         out.push(',');
-        string(out, name);
+        quoted_json_into(out, name);
         out.push(':');
-        string(out, value);
+        quoted_json_into(out, value);
     }
     for (key, json) in metadata {
         out.push(',');
-        string(out, key);
+        quoted_json_into(out, key);
         out.push(':');
         out.push_str(json);
     }
     for (metric, values) in metrics {
         out.push(',');
-        string(out, &metric.name);
+        quoted_json_into(out, &metric.name);
         out.push(':');
         match values {
             [one] => number(out, *one),
@@ -332,12 +332,6 @@ fn document(
         }
     }
     out.push_str("}\n");
-}
-
-fn string(out: &mut String, text: &str) {
-    out.push('"');
-    escape_json_into(out, text);
-    out.push('"');
 }
 
 /// A finite value (checked when recorded) as a JSON number: Rust's shortest round-trip form.

@@ -51,9 +51,10 @@ mod unit;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+use crate::context::epoch_ms_now;
 
 pub use config::{Config, NAMESPACE_VAR, SERVICE_VAR, configure};
 pub(crate) use document::Pending;
@@ -152,7 +153,7 @@ fn record(
     crate::logging::record_metrics(|pending, loose| {
         change(pending, config)?;
         match loose {
-            Some(out) => pending.render(config, now_ms(), out),
+            Some(out) => pending.render(config, epoch_ms_now(), out),
             None => DUE.store(true, Ordering::Release),
         }
         Ok(())
@@ -174,7 +175,7 @@ pub(crate) fn drain(pending: &mut Pending, out: &mut String) {
 
 fn drain_now(pending: &mut Pending, out: &mut String) {
     let Some(config) = config::get() else { return };
-    let now = now_ms();
+    let now = epoch_ms_now();
     if config::take_cold_start() {
         document::cold_start(config, now, out);
     }
@@ -186,12 +187,6 @@ fn drain_now(pending: &mut Pending, out: &mut String) {
 /// Sets [`DUE`] from what still waits, after a drain.
 pub(crate) fn settle(waiting: bool) {
     DUE.store(waiting || config::cold_start_due(), Ordering::Release);
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

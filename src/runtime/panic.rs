@@ -13,7 +13,9 @@
 //! caller to wait out. A panic on a thread with no invocation of its own (a blocking task) is
 //! the invocation's when only one is in flight. An invocation another worker receives while the
 //! report is posted, or within [`LATE_GRACE`] after it, is failed the same way by that worker,
-//! which then runs nothing; the process aborts after the grace.
+//! which then runs nothing; the process aborts after the grace. A worker whose handler returns in
+//! that time posts nothing: its invocation was in flight when the report was posted, so it has its
+//! error already.
 //!
 //! Only the first panic is reported. A thread that panics while another's report is being posted
 //! waits for it (bounded) instead of returning to abort the process under that report.
@@ -227,11 +229,21 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
 }
 
 /// Under `panic = "abort"`, tells the hook that this thread runs no user code.
+///
+/// After a panic's report it never returns: whatever this thread was running got its outcome from
+/// the report, and the process aborts within [`LATE_GRACE`].
 pub(crate) fn leave() {
     if cfg!(panic = "abort") {
         let mut in_flight = lock();
-        if in_flight.phase == Phase::Init {
-            in_flight.phase = Phase::Idle;
+        match in_flight.phase {
+            Phase::Init => in_flight.phase = Phase::Idle,
+            Phase::Reported => {
+                drop(in_flight);
+                loop {
+                    std::thread::park();
+                }
+            }
+            Phase::Idle => {}
         }
         if let Some(slot) = SLOT.get() {
             in_flight.invocations[slot].busy = false;

@@ -185,6 +185,38 @@ fn under_panic_abort_the_panicking_invocation_gets_the_panic_and_the_others_are_
     assert!(!function.expect_exit().success());
 }
 
+/// An invocation whose handler returns while another's panic is being reported already has its
+/// `Runtime.ProcessAborted`: its worker must not post a response as well in the moment before the
+/// abort (the soak with 8 in flight caught one such invocation reported twice).
+#[test]
+fn under_panic_abort_an_invocation_that_ends_during_the_report_is_answered_once() {
+    for round in 0..3 {
+        let api = Emulator::start();
+        let mut function = Function::start(
+            abort_build("concurrent"),
+            &api,
+            &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
+        );
+        let ending = api.enqueue(Event::json(r#"{"wait_for":2,"after_a_panic_ms":5}"#));
+        let panicking = api.enqueue(Event::json(r#"{"wait_for":2,"panic":"worker down"}"#));
+        for id in [&ending, &panicking] {
+            api.wait_outcome(id, WAIT)
+                .unwrap_or_else(|| panic!("no outcome for {id}; output:\n{}", function.output()));
+        }
+        assert!(!function.expect_exit().success());
+        let outcomes = api.outcomes(&ending);
+        let types: Vec<Option<&str>> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Error(posted) => posted.error_type_header.as_deref(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(types, [Some("Runtime.ProcessAborted")], "round {round}");
+        assert_eq!(api.outcomes(&panicking).len(), 1, "round {round}");
+    }
+}
+
 /// Issue 15: with eight workers, drops, delays, handler errors and panics, every invocation gets
 /// exactly one outcome.
 #[test]

@@ -2,11 +2,13 @@
 //!
 //! `{"wait_for": N}` waits (a timer, up to 10 s) until N invocations are in flight together;
 //! `{"spin_ms": N}` keeps its thread busy for N ms without yielding (CPU-bound work);
-//! `{"sleep_ms": N}` waits N ms on a timer; `{"fail": "..."}` fails; `{"panic": "..."}` panics.
+//! `{"sleep_ms": N}` waits N ms on a timer; `{"fail": "..."}` fails; `{"panic": "..."}` panics;
+//! `{"after_a_panic_ms": N}` waits (a timer, up to 10 s) until another invocation panics, then N ms
+//! more, and returns: an invocation that ends while that panic is being reported.
 //! The response names the request, the worker thread and process, the peak seen so far, and what
 //! `_X_AMZN_TRACE_ID` held.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use lamina::{Context, Error};
@@ -15,12 +17,14 @@ use serde_json::{Value, json};
 struct State {
     in_flight: AtomicU32,
     peak: AtomicU32,
+    panicking: AtomicBool,
 }
 
 async fn build() -> Result<State, Error> {
     Ok(State {
         in_flight: AtomicU32::new(0),
         peak: AtomicU32::new(0),
+        panicking: AtomicBool::new(false),
     })
 }
 
@@ -54,10 +58,18 @@ async fn concurrent(event: Value, ctx: Context, state: &State) -> Result<Value, 
     if let Some(ms) = event.get("sleep_ms").and_then(Value::as_u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    if let Some(ms) = event.get("after_a_panic_ms").and_then(Value::as_u64) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !state.panicking.load(Ordering::SeqCst) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     if let Some(message) = event.get("fail").and_then(Value::as_str) {
         return Err(Error::new("Handler.Requested", message));
     }
     if let Some(message) = event.get("panic").and_then(Value::as_str) {
+        state.panicking.store(true, Ordering::SeqCst);
         panic!("{message}");
     }
     tracing::info!(request = ctx.request_id(), "finished");

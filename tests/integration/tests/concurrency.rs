@@ -188,16 +188,21 @@ fn under_panic_abort_the_panicking_invocation_gets_the_panic_and_the_others_are_
 /// An invocation whose handler returns while another's panic is being reported already has its
 /// `Runtime.ProcessAborted`: its worker must not post a response as well in the moment before the
 /// abort (the soak with 8 in flight caught one such invocation reported twice).
+///
+/// The handler returns 20 ms after the other's panic, inside the report's 50 ms grace. A round in
+/// which it returned before the report began (the panicking thread descheduled that long) proves
+/// nothing and ends with one response; every round must end each invocation exactly once.
 #[test]
 fn under_panic_abort_an_invocation_that_ends_during_the_report_is_answered_once() {
-    for round in 0..3 {
+    let mut ended_during_the_report = 0;
+    for round in 0..8 {
         let api = Emulator::start();
         let mut function = Function::start(
             abort_build("concurrent"),
             &api,
             &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
         );
-        let ending = api.enqueue(Event::json(r#"{"wait_for":2,"after_a_panic_ms":5}"#));
+        let ending = api.enqueue(Event::json(r#"{"wait_for":2,"after_a_panic_ms":20}"#));
         let panicking = api.enqueue(Event::json(r#"{"wait_for":2,"panic":"worker down"}"#));
         for id in [&ending, &panicking] {
             api.wait_outcome(id, WAIT)
@@ -205,16 +210,28 @@ fn under_panic_abort_an_invocation_that_ends_during_the_report_is_answered_once(
         }
         assert!(!function.expect_exit().success());
         let outcomes = api.outcomes(&ending);
-        let types: Vec<Option<&str>> = outcomes
+        let kinds: Vec<&str> = outcomes
             .iter()
             .map(|o| match o {
-                Outcome::Error(posted) => posted.error_type_header.as_deref(),
-                _ => None,
+                Outcome::Error(posted) => posted.error_type_header.as_deref().unwrap_or("error"),
+                Outcome::Response(_) => "response",
+                Outcome::Streamed(_) => "streamed",
             })
             .collect();
-        assert_eq!(types, [Some("Runtime.ProcessAborted")], "round {round}");
+        match kinds[..] {
+            ["Runtime.ProcessAborted"] => ended_during_the_report += 1,
+            ["response"] => {}
+            _ => panic!("round {round}: {kinds:?}"),
+        }
         assert_eq!(api.outcomes(&panicking).len(), 1, "round {round}");
+        if ended_during_the_report == 3 {
+            break;
+        }
     }
+    assert!(
+        ended_during_the_report > 0,
+        "no round ended an invocation during the report"
+    );
 }
 
 /// Issue 15: with eight workers, drops, delays, handler errors and panics, every invocation gets

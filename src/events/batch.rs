@@ -15,9 +15,27 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use serde::de::DeserializeOwned;
+
 use crate::error::{Error, IntoError};
 
 use super::PayloadError;
+
+/// Decodes one record of a Kinesis or DynamoDB Streams batch from its JSON, or says why it does
+/// not: the field at fault and serde's message without the values (which may quote the data).
+/// Only a record that does not decode pays for tracking the path.
+pub(crate) fn decode_record<R: DeserializeOwned>(raw: &serde_json::Value) -> Result<R, String> {
+    if let Ok(record) = R::deserialize(raw) {
+        return Ok(record);
+    }
+    serde_path_to_error::deserialize::<_, R>(raw).map_err(|err| {
+        format!(
+            "at `{}`: {}",
+            err.path(),
+            crate::error::json_error_without_values(err.inner())
+        )
+    })
+}
 
 /// Why one item of a batch failed.
 pub(crate) enum Failure {

@@ -171,19 +171,9 @@ impl UndecodableRecord {
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = serde_json::Value::deserialize(deserializer)?;
-        // Only a record that does not decode pays for tracking the path.
-        if let Ok(record) = EventRecord::deserialize(&raw) {
-            return Ok(Record::Decoded(record));
-        }
-        match serde_path_to_error::deserialize::<_, EventRecord>(&raw) {
+        match batch::decode_record::<EventRecord>(&raw) {
             Ok(record) => Ok(Record::Decoded(record)),
-            Err(err) => {
-                // Logged by the batch helper: serde's message may quote the item.
-                let reason = format!(
-                    "at `{}`: {}",
-                    err.path(),
-                    json_error_without_values(err.inner())
-                );
+            Err(reason) => {
                 let sequence_number = raw
                     .pointer("/dynamodb/SequenceNumber")
                     .and_then(serde_json::Value::as_str)

@@ -198,11 +198,8 @@ pub(crate) fn enter_invocation(context: &crate::Context) {
         };
         if in_flight.phase == Phase::Reported {
             fail_late(&in_flight, context);
-            drop(in_flight);
-            // The process aborts within `LATE_GRACE`; this worker must not start the handler.
-            loop {
-                std::thread::park();
-            }
+            // This worker must not start the handler.
+            wait_for_the_abort(in_flight);
         }
         let running = &mut in_flight.invocations[slot];
         running.busy = true;
@@ -237,18 +234,22 @@ pub(crate) fn leave() {
         let mut in_flight = lock();
         match in_flight.phase {
             Phase::Init => in_flight.phase = Phase::Idle,
-            Phase::Reported => {
-                drop(in_flight);
-                loop {
-                    std::thread::park();
-                }
-            }
+            Phase::Reported => wait_for_the_abort(in_flight),
             Phase::Idle => {}
         }
         if let Some(slot) = SLOT.get() {
             in_flight.invocations[slot].busy = false;
             in_flight.invocations[slot].stream = None;
         }
+    }
+}
+
+/// Parks this thread for good after a panic's report: the reporting thread aborts the process
+/// within [`LATE_GRACE`], and nothing this thread could post would be right any more.
+fn wait_for_the_abort(in_flight: Held) -> ! {
+    drop(in_flight);
+    loop {
+        std::thread::park();
     }
 }
 

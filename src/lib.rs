@@ -29,6 +29,9 @@
 //!
 //! The same crate built as a `cdylib` is a handler library for the lamina runtime layer, which
 //! loads it through the C ABI described in [`abi`].
+//!
+//! The [`guide`] walks through everything else, one chapter per topic.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod abi;
 #[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
@@ -41,6 +44,8 @@ mod deadline;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+#[cfg(any(doc, doctest))]
+pub mod guide;
 mod handler;
 #[cfg(feature = "http")]
 pub mod http;
@@ -62,6 +67,11 @@ mod streaming;
 pub mod testing;
 mod trace_env;
 pub mod xray;
+
+/// The README's code, compiled as doctests so the front page keeps matching the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -4,7 +4,7 @@
 //! as a local invocation with an empty payload, which lamina decodes as JSON `null`: so the pass
 //! cases take events that accept `null` (`Option<T>`, `()`), and their `init`s succeed. Each file under
 //! `ui/fail` makes one mistake, is named after it, and has its expected diagnostics in the
-//! `.stderr` beside it. Regenerate those with `TRYBUILD=overwrite cargo test -p lamina-macros
+//! `.stderr` beside it. Regenerate those with `TRYBUILD=overwrite cargo test -p lamina-lambda-macros
 //! --test ui`, then read the diff: every error should point at the user's own token and say
 //! what to write instead.
 

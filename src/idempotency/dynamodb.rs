@@ -222,9 +222,12 @@ impl Store for DynamoDbStore {
             else {
                 return Err(self.failed("PutItem", err));
             };
-            if let aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) = service
-                && let Some(item) = failed.item()
-            {
+            // Not a let chain: those need Rust 1.88, and the crate's rust-version is 1.85.
+            let winner = match service {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => failed.item(),
+                _ => None,
+            };
+            if let Some(item) = winner {
                 return self.record(item).map(Some);
             }
             // No item in the refusal: read the record that won.

@@ -1,6 +1,6 @@
 //! The DynamoDB store against moto's DynamoDB API (`moto_server` on 127.0.0.1). Needs
 //! `pip install 'moto[server]'`; runs with the `idempotency-dynamodb` feature:
-//! `cargo test -p lamina --features idempotency-dynamodb --lib idempotency::dynamodb`.
+//! `cargo test -p lamina-lambda --features idempotency-dynamodb --lib idempotency::dynamodb`.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The exporter against moto's X-Ray API: `moto_server` on 127.0.0.1, started and stopped by
 //! the test. Needs `pip install 'moto[server]'`; runs only with the `xray-sdk` feature:
-//! `cargo test -p lamina --features xray-sdk --lib xray::sdk`.
+//! `cargo test -p lamina-lambda --features xray-sdk --lib xray::sdk`.
 
 use serde_json::Value;
 

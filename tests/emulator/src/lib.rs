@@ -1148,3 +1148,8 @@ fn write_answer_bytes(
     bytes.extend_from_slice(body);
     stream.write_all(&bytes)
 }
+
+/// The README's example, compiled as a doctest so it keeps matching the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,39 +8,15 @@ mod support;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::*;
 
 const HELLO_EVENT: &str = r#"{"name": "Ada"}"#;
-
-/// One cargo-lambda build at a time: they share a target directory.
-static BUILDS: Mutex<()> = Mutex::new(());
-
-fn cargo(args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command
-        .current_dir(repo_root())
-        .args(args)
-        .env("CARGO_TARGET_DIR", cargo_lambda_target());
-    command
-}
-
-fn run_ok(command: &mut Command) -> Output {
-    let output = command.output().expect("start the command");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -95,7 +71,7 @@ fn a_release_build_zip_serves_the_runtime_api_as_var_task_bootstrap() {
 }
 
 #[test]
-fn an_arm64_release_build_is_an_aarch64_bootstrap_zip() {
+fn an_arm64_release_build_zip_serves_the_runtime_api_under_qemu() {
     require_cargo_lambda();
     let lambda_dir = cargo_lambda_target().join("lambda-arm64");
     {
@@ -119,10 +95,22 @@ fn an_arm64_release_build_is_an_aarch64_bootstrap_zip() {
     unzip(&lambda_dir.join("hello/bootstrap.zip"), &dir.task());
     let bootstrap = dir.task().join("bootstrap");
     assert_eq!(mode(&bootstrap), 0o755);
-    let header = std::fs::read(&bootstrap).unwrap();
-    assert_eq!(&header[..4], b"\x7fELF");
-    const EM_AARCH64: u16 = 0xB7;
-    assert_eq!(u16::from_le_bytes([header[18], header[19]]), EM_AARCH64);
+    expect_aarch64(&bootstrap);
+
+    let api = Emulator::start();
+    let function = dir.start_own_arm64(&api, &[]);
+    let outcome_of = |event: &str| {
+        let id = api.enqueue(Event::json(event));
+        api.wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()))
+    };
+    assert_eq!(json(&outcome_of(HELLO_EVENT))["message"], "Hello, Ada!");
+    assert_eq!(
+        outcome_of(r#"{"nom": "Ada"}"#).error().document["errorType"],
+        "Runtime.InvalidEvent"
+    );
+    assert_eq!(json(&outcome_of(HELLO_EVENT))["message"], "Hello, Ada!");
+    assert_eq!(api.connections(), 1);
 }
 
 #[test]
@@ -169,6 +157,181 @@ fn layers_build_zips_serve_in_the_sandbox_as_opt_bootstrap() {
     let id = api.enqueue(Event::json(HELLO_EVENT));
     let outcome = api.wait_outcome(&id, WAIT).expect("an outcome");
     assert_eq!(json(&outcome)["message"], "Hej, Ada!");
+
+    // The arm64 pair, under qemu-user in the same kind of sandbox.
+    let sandbox = LambdaSandbox::new();
+    unzip(&out.join("lamina-runtime-arm64.zip"), &sandbox.opt());
+    unzip(&out.join("hello-arm64.zip"), &sandbox.task());
+    assert_eq!(names(sandbox.task()), ["libhello.so"]);
+    expect_aarch64(&sandbox.task().join("libhello.so"));
+    let api = Emulator::start();
+    let function = sandbox.start_arm64(&api, "hello", &[("GREETING", "Hej")]);
+    let id = api.enqueue(Event::json(HELLO_EVENT));
+    let outcome = api
+        .wait_outcome(&id, WAIT)
+        .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()));
+    assert_eq!(json(&outcome)["message"], "Hej, Ada!");
+    let id = api.enqueue(Event::json(r#"{"nom": "Ada"}"#));
+    let outcome = api.wait_outcome(&id, WAIT).expect("an outcome");
+    assert_eq!(
+        outcome.error().document["errorType"],
+        "Runtime.InvalidEvent"
+    );
+}
+
+/// arm64 builds of the echo fixture (bin mode), of its handler library with the layer's
+/// `bootstrap`, and of the axum example, copied out of the shared target directory while the
+/// build lock is held.
+struct Arm64Builds {
+    echo: PathBuf,
+    axum: PathBuf,
+    bootstrap: PathBuf,
+    library: PathBuf,
+}
+
+fn arm64_builds() -> &'static Arm64Builds {
+    static BUILT: std::sync::OnceLock<Arm64Builds> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        require_cargo_lambda();
+        let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+        let target = cargo_lambda_target();
+        let keep = target.join("arm64-under-qemu");
+        std::fs::create_dir_all(&keep).unwrap();
+        let copy = |from: PathBuf, name: &str| {
+            let to = keep.join(name);
+            std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+            to
+        };
+        run_ok(&mut cargo(&[
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "-p",
+            "lamina-integration",
+            "--bin",
+            "echo",
+            "--bin",
+            "axum_example",
+        ]));
+        let echo = copy(target.join("lambda/echo/bootstrap"), "echo");
+        let axum = copy(target.join("lambda/axum_example/bootstrap"), "axum_example");
+        run_ok(&mut cargo(&[
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "-p",
+            "lamina-bootstrap",
+            "--bin",
+            "bootstrap",
+        ]));
+        let bootstrap = copy(target.join("lambda/bootstrap/bootstrap"), "bootstrap");
+        run_ok(&mut cargo(&[
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "-p",
+            "lamina-layer-fixtures",
+            "--example",
+            "echo",
+        ]));
+        let library = copy(
+            target.join("aarch64-unknown-linux-gnu/release/examples/libecho.so"),
+            "libecho.so",
+        );
+        Arm64Builds {
+            echo,
+            axum,
+            bootstrap,
+            library,
+        }
+    })
+}
+
+/// An answer, a handler error and a panic (the release profile aborts) from a running arm64
+/// echo function, whichever way it runs.
+fn answers_fails_and_panics(api: &Emulator, function: &mut Function) {
+    let outcome_of = |event: &str| {
+        let id = api.enqueue(Event::json(event));
+        api.wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()))
+    };
+    assert_eq!(outcome_of(r#"{"n":1}"#).response(), br#"{"n":1}"#);
+    let failed = outcome_of(r#"{"fail":"no stock"}"#);
+    assert_eq!(
+        failed.error().document,
+        serde_json::json!({"errorType": "Handler.Requested", "errorMessage": "no stock"})
+    );
+    assert_eq!(
+        failed.error().error_type_header.as_deref(),
+        Some("Function.Requested")
+    );
+    let id = api.enqueue(Event::json(r#"{"panic":"boom"}"#));
+    let posted = api.wait_outcome(&id, WAIT).expect("the panic is reported");
+    assert_eq!(
+        posted.error().error_type_header.as_deref(),
+        Some("Runtime.HandlerPanic")
+    );
+    let message = posted.error().document["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("handler panicked: boom at "),
+        "{message}"
+    );
+    // qemu-user ends itself with the guest's SIGABRT; bwrap, when it is the parent, passes that
+    // on as exit status 128 + 6.
+    let status = function.expect_exit();
+    assert!(
+        status.signal() == Some(6) || status.code() == Some(128 + 6),
+        "SIGABRT, not {status:?}; output:\n{}",
+        function.output()
+    );
+    assert_eq!(api.outcomes(&id).len(), 1, "reported once");
+}
+
+#[test]
+fn an_arm64_function_answers_fails_and_panics_under_qemu() {
+    let builds = arm64_builds();
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::new();
+    std::fs::copy(&builds.echo, sandbox.task().join("bootstrap")).unwrap();
+    let mut function = sandbox.start_own_arm64(&api, &[]);
+    answers_fails_and_panics(&api, &mut function);
+}
+
+#[test]
+fn an_arm64_layer_and_handler_library_answer_fail_and_panic_under_qemu() {
+    let builds = arm64_builds();
+    let api = Emulator::start();
+    let sandbox = LambdaSandbox::new();
+    std::fs::copy(&builds.bootstrap, sandbox.opt().join("bootstrap")).unwrap();
+    std::fs::copy(&builds.library, sandbox.task().join("libecho.so")).unwrap();
+    expect_aarch64(&sandbox.task().join("libecho.so"));
+    let mut function = sandbox.start_arm64(&api, "echo", &[]);
+    answers_fails_and_panics(&api, &mut function);
+}
+
+#[test]
+fn an_arm64_http_function_answers_a_function_url_request_under_qemu() {
+    let builds = arm64_builds();
+    let api = Emulator::start();
+    let mut function = start_arm64(&builds.axum, &api, &[]);
+    let event = std::fs::read_to_string(repo_root().join("examples/axum/event.json")).unwrap();
+    let outcome = api.invoke(Event::json(event));
+    let response = json(&outcome);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
+        serde_json::json!({"id": 42, "currency": "EUR", "fields": "name,qty"})
+    );
+    // A route the app does not have is axum's 404, not an invocation error.
+    let missing = r#"{"version":"2.0","routeKey":"$default","rawPath":"/nowhere","rawQueryString":"",
+        "headers":{"host":"abc.lambda-url.eu-west-1.on.aws"},
+        "requestContext":{"http":{"method":"GET","path":"/nowhere"},"stage":"$default"},
+        "isBase64Encoded":false}"#;
+    assert_eq!(json(&api.invoke(Event::json(missing)))["statusCode"], 404);
+    assert!(function.is_running(), "output:\n{}", function.output());
 }
 
 /// `cargo lambda watch`, in a process group of its own so the function it spawns goes with it.

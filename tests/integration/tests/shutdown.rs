@@ -40,10 +40,20 @@ fn a_hook_registers_an_extension_in_init_and_runs_on_sigterm_then_exits_zero() {
     );
     let body: serde_json::Value = serde_json::from_slice(&register.body).unwrap();
     assert_eq!(body, serde_json::json!({"events": []}));
-    let waiting = requests
-        .iter()
-        .find(|r| r.path == "/2020-01-01/extension/event/next")
-        .expect("the extension waits on event/next");
+    // The extension's long-poll is sent from a thread of its own after registering, so on a
+    // busy machine it can reach the emulator after the invocations: wait for it, bounded.
+    let until = Instant::now() + WAIT;
+    let waiting = loop {
+        let found = api
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/2020-01-01/extension/event/next");
+        match found {
+            Some(request) => break request,
+            None if Instant::now() < until => std::thread::sleep(Duration::from_millis(10)),
+            None => panic!("the extension never waited on event/next"),
+        }
+    };
     assert_eq!(
         waiting.header("lambda-extension-identifier"),
         Some("ext-0001")

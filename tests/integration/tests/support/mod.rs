@@ -278,17 +278,49 @@ impl LambdaSandbox {
     /// Starts `/opt/bootstrap` as Lambda would, with `_HANDLER=handler`, Lambda's environment
     /// pointing at `emulator`, and `extra` (an empty value removes a variable).
     pub fn start(&self, emulator: &Emulator, handler: &str, extra: &[(&str, &str)]) -> Function {
-        self.run("/opt/bootstrap", emulator, handler, extra)
+        self.run(&["/opt/bootstrap"], emulator, handler, extra)
     }
 
     /// Starts the function's own `/var/task/bootstrap` (bin mode), as Lambda prefers it.
     pub fn start_own(&self, emulator: &Emulator, extra: &[(&str, &str)]) -> Function {
-        self.run("/var/task/bootstrap", emulator, "bootstrap", extra)
+        self.run(&["/var/task/bootstrap"], emulator, "bootstrap", extra)
+    }
+
+    /// [`start`](Self::start) for an arm64 layer: `/opt/bootstrap` (and the library it loads)
+    /// run under qemu-user, which the sandbox reaches through its read-only `/usr`.
+    pub fn start_arm64(
+        &self,
+        emulator: &Emulator,
+        handler: &str,
+        extra: &[(&str, &str)],
+    ) -> Function {
+        expect_aarch64(&self.opt().join("bootstrap"));
+        let qemu = qemu_aarch64();
+        let program = [
+            qemu.to_str().unwrap(),
+            "-L",
+            AARCH64_SYSROOT,
+            "/opt/bootstrap",
+        ];
+        self.run(&program, emulator, handler, extra)
+    }
+
+    /// [`start_own`](Self::start_own) for an arm64 `bootstrap`, under qemu-user.
+    pub fn start_own_arm64(&self, emulator: &Emulator, extra: &[(&str, &str)]) -> Function {
+        expect_aarch64(&self.task().join("bootstrap"));
+        let qemu = qemu_aarch64();
+        let program = [
+            qemu.to_str().unwrap(),
+            "-L",
+            AARCH64_SYSROOT,
+            "/var/task/bootstrap",
+        ];
+        self.run(&program, emulator, "bootstrap", extra)
     }
 
     fn run(
         &self,
-        program: &str,
+        program: &[&str],
         emulator: &Emulator,
         handler: &str,
         extra: &[(&str, &str)],
@@ -343,7 +375,8 @@ impl LambdaSandbox {
             "/var/task".to_owned(),
         ];
         args.extend(binds.iter().map(String::as_str));
-        args.extend(["--remount-ro", "/", "--chdir", "/var/task", program]);
+        args.extend(["--remount-ro", "/", "--chdir", "/var/task"]);
+        args.extend(program);
         Function::spawn(&bwrap(), &env, &args, None)
     }
 }
@@ -370,6 +403,31 @@ pub fn cargo_lambda_target() -> PathBuf {
         .and_then(Path::parent)
         .expect("binaries live in <target>/<profile>/")
         .join("cargo-lambda")
+}
+
+/// One cargo-lambda build at a time within a test binary: they share a target directory.
+pub static BUILDS: Mutex<()> = Mutex::new(());
+
+/// `cargo ARGS` in the workspace, building into [`cargo_lambda_target`].
+pub fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
+        .current_dir(repo_root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", cargo_lambda_target());
+    command
+}
+
+/// Runs `command`; fails with its output unless it succeeds.
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let output = command.output().expect("start the command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// Fails with how to install cargo-lambda when it is missing.
@@ -403,6 +461,62 @@ pub fn unzip(zip: &Path, dir: &Path) {
         .status()
         .expect("python3 runs");
     assert!(status.success(), "could not extract {}", zip.display());
+}
+
+/// Where Debian's `libc6-arm64-cross` puts the aarch64 dynamic loader and C library, which
+/// qemu-user takes as the root for an arm64 binary's own loader and libraries.
+pub const AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+/// qemu-user's aarch64 emulator with the arm64 C library beside it, or a failure that says how
+/// to get them.
+pub fn qemu_aarch64() -> PathBuf {
+    let qemu = Path::new("/usr/bin/qemu-aarch64");
+    assert!(
+        qemu.is_file()
+            && Path::new(AARCH64_SYSROOT)
+                .join("lib/ld-linux-aarch64.so.1")
+                .is_file(),
+        "the arm64 tests run binaries under qemu-user: `apt-get install -y qemu-user libc6-arm64-cross` (or run tests/run)"
+    );
+    qemu.to_path_buf()
+}
+
+/// Fails unless `path` is an aarch64 ELF file, so an arm64 test never passes by running an
+/// x86_64 binary natively.
+pub fn expect_aarch64(path: &Path) {
+    const EM_AARCH64: u16 = 0xB7;
+    let header = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(
+        header.len() > 20 && &header[..4] == b"\x7fELF",
+        "{} is not an ELF file",
+        path.display()
+    );
+    assert_eq!(
+        u16::from_le_bytes([header[18], header[19]]),
+        EM_AARCH64,
+        "{} is not built for aarch64",
+        path.display()
+    );
+}
+
+/// Starts an arm64 `binary` (bin mode) under qemu-user with Lambda's environment pointing at
+/// `emulator`, plus `extra` (an empty value removes a variable).
+pub fn start_arm64(binary: &Path, emulator: &Emulator, extra: &[(&str, &str)]) -> Function {
+    expect_aarch64(binary);
+    let mut env = emulator.lambda_env();
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        if !v.is_empty() {
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    let binary = binary.to_str().expect("a UTF-8 path");
+    Function::spawn(
+        &qemu_aarch64(),
+        &env,
+        &["-L", AARCH64_SYSROOT, binary],
+        None,
+    )
 }
 
 /// `bwrap`, or a failure that says how to get it.

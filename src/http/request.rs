@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use http::header::{COOKIE, HOST, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -393,7 +394,7 @@ fn build(
     };
 
     let headers = headers(&event, source, lambda);
-    let uri = request_uri(&headers, &path, &query);
+    let uri = request_uri(&headers, text(&raw_context.domain_name), &path, &query);
 
     let body = match event.body.take() {
         None => Bytes::new(),
@@ -491,25 +492,38 @@ fn headers(event: &Incoming<'_>, source: Source, lambda: &Context) -> HeaderMap 
 /// `https://host/path?query` when the request names a valid host, else `/path?query`; a URI
 /// that still does not parse (which escaping should prevent) becomes `/`, so the request
 /// reaches the handler anyway with its path in [`RequestContext::client_path`].
-fn request_uri(headers: &HeaderMap, path: &str, query: &str) -> Uri {
+/// The request's URI: the path and query lamina built, under the client's host when it names
+/// one. The `Host` header is the client's own text, and API Gateway and ALB authorize and route
+/// on the path, so it only ever supplies an authority: a value that is not a bare host and port
+/// (`example.com/admin`, `example.com?`, `user@example.com`) falls back to the domain the
+/// request context names, and never reaches the path.
+fn request_uri(headers: &HeaderMap, domain: Option<&str>, path: &str, query: &str) -> Uri {
     let mut target = String::with_capacity(path.len() + query.len() + 1);
     target.push_str(path);
     if !query.is_empty() {
         target.push('?');
         target.push_str(query);
     }
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty());
-    if let Some(host) = host {
-        let scheme = match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
-            Some(b"http") => "http",
-            _ => "https",
-        };
-        if let Ok(uri) = Uri::try_from(format!("{scheme}://{host}{target}")) {
-            return uri;
-        }
-    }
-    Uri::try_from(target).unwrap_or_else(|_| Uri::from_static("/"))
+    let Ok(path_and_query) = PathAndQuery::try_from(target) else {
+        return Uri::from_static("/");
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let authority = [host, domain].into_iter().flatten().find_map(|text| {
+        Authority::try_from(text)
+            .ok()
+            .filter(|a| !text.is_empty() && !text.contains('@') && a.as_str() == text)
+    });
+    let Some(authority) = authority else {
+        return Uri::from(path_and_query);
+    };
+    let scheme = match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
+        Some(b"http") => Scheme::HTTP,
+        _ => Scheme::HTTPS,
+    };
+    Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(path_and_query.clone())
+        .build()
+        .unwrap_or_else(|_| Uri::from(path_and_query))
 }

@@ -202,3 +202,47 @@ fn paths_and_queries_that_are_not_uris_still_arrive() {
     let (req, _) = request(event, &API);
     assert_eq!(req.uri(), "/%25zz/%25?a=%25&b=%3C%3E");
 }
+
+/// Review finding: the URI was `format!("{scheme}://{host}{target}")`, so a client's `Host`
+/// header could rewrite the path the app routes on while ALB and API Gateway had authorized
+/// another one.
+#[test]
+fn a_host_header_never_changes_the_routed_path() {
+    let alb = |host: &str| {
+        format!(
+            r#"{{"requestContext":{{"elb":{{"targetGroupArn":"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"}}}},
+            "httpMethod":"GET","path":"/public/page","queryStringParameters":{{"a":"1"}},
+            "headers":{{"host":{host:?}}},"body":"","isBase64Encoded":false}}"#
+        )
+    };
+    for host in [
+        "example.com/admin",
+        "example.com?",
+        "example.com#",
+        "user@example.com",
+        "example.com/admin?x=",
+        "",
+        " ",
+    ] {
+        let (req, _) = request(&alb(host), &API);
+        assert_eq!(
+            req.uri().path_and_query().unwrap(),
+            "/public/page?a=1",
+            "Host: {host:?}"
+        );
+        assert_eq!(req.uri().host(), None, "Host: {host:?} names no authority");
+    }
+    let (req, _) = request(&alb("example.com:8443"), &API);
+    assert_eq!(req.uri(), "https://example.com:8443/public/page?a=1");
+
+    // An HTTP API whose Host is unusable falls back to the domain its context names.
+    let http_api = r#"{"version":"2.0","routeKey":"$default","rawPath":"/public/page",
+        "rawQueryString":"","headers":{"host":"evil.example/admin"},
+        "requestContext":{"domainName":"abc.execute-api.eu-west-1.amazonaws.com",
+        "http":{"method":"GET","path":"/public/page"},"stage":"$default"},"isBase64Encoded":false}"#;
+    let (req, _) = request(http_api, &API);
+    assert_eq!(
+        req.uri(),
+        "https://abc.execute-api.eu-west-1.amazonaws.com/public/page"
+    );
+}

@@ -62,6 +62,19 @@ impl<'r, 'a> Writer<'r, 'a> {
         }
         self.opened = true;
         if let Some(target) = self.reply.stream.as_deref_mut() {
+            // The content type goes into the Runtime API request's head: a CR or LF in it would
+            // end the head or forge a header (`Lambda-Runtime-Function-Error-Type`, say).
+            if !crate::runtime::http::is_header_value(self.content_type) {
+                return Err(Error::new(
+                    "Runtime.StreamOpen",
+                    format!(
+                        "the streamed response's content type {:?} is not a valid HTTP header \
+                         value (only visible ASCII, spaces and tabs may appear in one); set a \
+                         MIME type such as `text/plain; charset=utf-8`",
+                        self.content_type
+                    ),
+                ));
+            }
             // The invocation's lines so far go out before its first byte.
             logging::flush();
             let socket = target.open(self.content_type).map_err(|err| {

@@ -659,6 +659,18 @@ fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::
     stream.write_all(body)
 }
 
+/// Whether `text` may stand as an HTTP field value as written: visible ASCII, spaces and tabs
+/// (RFC 9110's `field-value` without the obsolete non-ASCII octets), not starting or ending
+/// with whitespace.
+pub(crate) fn is_header_value(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+        && !bytes.first().is_some_and(|b| b.is_ascii_whitespace())
+        && !bytes.last().is_some_and(|b| b.is_ascii_whitespace())
+}
+
 /// Writes header (or trailer) fields, then the empty line that ends them.
 fn push_fields(buf: &mut Vec<u8>, fields: &[(&str, &str)]) {
     for (name, value) in fields {
@@ -746,6 +758,25 @@ fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn header_values_hold_no_line_breaks_or_controls() {
+        for good in ["text/plain", "text/html; charset=utf-8", "a\tb", "x"] {
+            assert!(is_header_value(good), "{good:?}");
+        }
+        for bad in [
+            "text/plain\r\nX-Forged: 1",
+            "text/plain\n",
+            "a\rb",
+            "nul\0",
+            " padded",
+            "padded ",
+            "naïve",
+            "del\u{7f}",
+        ] {
+            assert!(!is_header_value(bad), "{bad:?}");
+        }
+    }
+
     #[test]
     fn text_reads_ascii_fast_and_the_rest_as_utf8() {
         for len in 0..40 {

@@ -40,6 +40,14 @@ impl<'a> ApiStream<'a> {
 
 impl StreamTarget for ApiStream<'_> {
     fn open(&mut self, content_type: &str) -> io::Result<Option<RawFd>> {
+        // The handler's side refuses such a content type with a message of its own; this is for
+        // a handler library built by another lamina, in layer mode.
+        if !super::http::is_header_value(content_type) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the content type {content_type:?} is not a valid HTTP header value"),
+            ));
+        }
         let opened = self.api.open_stream(
             self.context.request_id(),
             self.context.invocation_id.get(),

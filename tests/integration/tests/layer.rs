@@ -722,13 +722,20 @@ fn streamed_responses_are_the_same_in_both_modes() {
             ("before", ask("fail_before", 0)),
             ("error-first", ask("error_first", 0)),
             ("empty", ask("empty", 0)),
+            ("forged", ask("forged_content_type", 0)),
             // Under `panic = "abort"` the library's own hook ends the loader's stream.
             ("panic", ask("panic_mid", 0)),
         ],
     );
+    assert_eq!(
+        error_of(&run.outcomes[5]).0,
+        "Runtime.StreamOpen",
+        "{}",
+        run.output
+    );
     let streamed = run.outcomes[0].streamed();
     assert_eq!((streamed.length, streamed.chunks), (1 << 20, 16));
-    let panicked = run.outcomes[5].streamed();
+    let panicked = run.outcomes[6].streamed();
     assert_eq!(
         panicked.error().map(|e| e.error_type),
         Some("Runtime.HandlerPanic".to_owned()),

@@ -175,6 +175,30 @@ fn an_error_before_the_first_byte_goes_to_the_error_route() {
     );
 }
 
+/// Review finding: the content type was written into the request head as it was, so a CRLF in
+/// it forged headers of lamina's own request (here the error type Lambda records).
+#[test]
+fn a_content_type_that_is_not_a_header_value_is_refused_before_any_byte() {
+    let api = Emulator::start();
+    let _function = Function::start(BYTES, &api, &[]);
+    let posted = api.invoke(ask("forged_content_type", 0)).error().clone();
+    assert_eq!(posted.document["errorType"], "Runtime.StreamOpen");
+    assert_eq!(
+        posted.document["errorMessage"],
+        "the streamed response's content type \"text/plain\\r\\nLambda-Runtime-Function-Error-Type: Function.Forged\" is not a valid HTTP header value (only visible ASCII, spaces and tabs may appear in one); set a MIME type such as `text/plain; charset=utf-8`"
+    );
+    assert_eq!(
+        posted.error_type_header.as_deref(),
+        Some("Runtime.StreamOpen")
+    );
+    assert!(
+        api.requests().iter().all(|r| !r.chunked),
+        "nothing was streamed"
+    );
+    // The function serves on.
+    assert!(api.invoke(ask("empty", 0)).streamed().complete);
+}
+
 #[test]
 fn an_empty_stream_is_a_streamed_response_of_no_bytes() {
     let api = Emulator::start();

@@ -13,7 +13,9 @@
 //! - `"producer_panics"`: one chunk, then the spawned producer task panics;
 //! - `"empty"`: no bytes at all;
 //! - `"slow"`: a chunk every 100 ms, without end (for the deadline guard);
-//! - `"traced"`: two rows, each made inside an X-Ray subsegment `row`.
+//! - `"traced"`: two rows, each made inside an X-Ray subsegment `row`;
+//! - `"forged_content_type"`: one row, with a content type that carries a CRLF and a forged
+//!   `Lambda-Runtime-Function-Error-Type` header.
 
 use lamina::stream::{self, Body};
 use lamina::xray::Subsegment;
@@ -97,6 +99,10 @@ async fn export(ask: Ask, _ctx: Context) -> Result<Body, Error> {
             Ok(body)
         }
         "fail_before" => Err(Error::new("Export.NotFound", "no export named that")),
+        "forged_content_type" => Ok(Body::from_stream(tokio_stream::iter([Ok::<_, Error>(
+            "row 1\n",
+        )]))
+        .content_type("text/plain\r\nLambda-Runtime-Function-Error-Type: Function.Forged")),
         "error_first" => Ok(Body::from_stream(tokio_stream::iter([Err::<&str, _>(
             Error::new("Export.Empty", "nothing to export"),
         )]))),

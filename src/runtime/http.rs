@@ -178,10 +178,10 @@ impl<T: Transport> HttpClient<T> {
         loop {
             match self.exchange(method, path, headers, body, wait) {
                 Ok(()) => break,
-                Err(err) => {
+                Err((err, retryable)) => {
                     self.stream = None;
                     match retries.next() {
-                        Some(delay) if is_connection_failure(&err) => {
+                        Some(delay) if retryable && is_connection_failure(&err) => {
                             tracing::debug!(%err, path, "Runtime API connection failed; reconnecting");
                             std::thread::sleep(*delay);
                         }
@@ -345,6 +345,8 @@ impl<T: Transport> HttpClient<T> {
         ready == 0
     }
 
+    /// One attempt at a request. A failure is `Err((err, retryable))`: whether sending the same
+    /// request again on a new connection can help.
     fn exchange(
         &mut self,
         method: &str,
@@ -352,20 +354,30 @@ impl<T: Transport> HttpClient<T> {
         headers: &[(&str, &str)],
         body: &[u8],
         wait: &mut dyn FnMut(RawFd),
-    ) -> io::Result<()> {
-        if self.stream.is_none() {
-            self.stream = Some(self.connect()?);
+    ) -> Result<(), (io::Error, bool)> {
+        let fresh = self.stream.is_none();
+        if fresh {
+            self.stream = Some(self.connect().map_err(|err| (err, true))?);
             self.read_pos = 0;
             self.read_len = 0;
         }
-        self.write_request(method, path, headers, body)?;
-        if self.read_pos == self.read_len {
+        // A connection opened for this request that fails while its body goes out was cut off
+        // by the peer on purpose (Lambda's agent closes after refusing an oversized body): the
+        // same body on another connection would be cut off the same way. A reused connection
+        // may just have been closed while idle, and is worth one more.
+        let sent = self
+            .write_request(method, path, headers, body)
+            .map_err(|err| (err, !fresh || body.is_empty()))?;
+        if sent == Sent::Whole && self.read_pos == self.read_len {
             if let Some(socket) = self.stream.as_ref().and_then(Transport::socket) {
                 wait(socket);
             }
         }
-        let keep_alive = self.read_response(method == "HEAD")?;
-        if !keep_alive {
+        let keep_alive = self
+            .read_response(method == "HEAD")
+            .map_err(|err| (err, sent == Sent::Whole || !fresh))?;
+        // After an early answer the rest of the body was never sent: the connection is unusable.
+        if !keep_alive || sent == Sent::AnsweredEarly {
             self.stream = None;
         }
         Ok(())
@@ -386,15 +398,17 @@ impl<T: Transport> HttpClient<T> {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> io::Result<()> {
+    ) -> io::Result<Sent> {
         self.write_head(method, path, headers, Some(body.len()));
         let buf = &mut self.write_buf;
         let stream = self.stream.as_mut().expect("connected above");
         if body.len() <= COPY_BODY_LIMIT {
             buf.extend_from_slice(body);
-            stream.write_all(buf)
+            stream.write_all(buf).map(|()| Sent::Whole)
+        } else if let Some(socket) = stream.socket() {
+            write_watching_for_an_answer(socket, buf, body, self.timeout)
         } else {
-            write_all_vectored(stream, buf, body)
+            write_all_vectored(stream, buf, body).map(|()| Sent::Whole)
         }
     }
 
@@ -639,6 +653,89 @@ fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
             read => return read,
         }
     }
+}
+
+/// How much of a request went out before its answer was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sent {
+    /// All of it.
+    Whole,
+    /// The peer answered (or closed) before the body was all written: what it said is read
+    /// instead of writing on. Lambda's agent answers an oversized `/response` with `413` once it
+    /// has read its limit, closes its side, and resets the connection half a second later,
+    /// which destroys the answer if it is still unread; a blocking write would sit there until
+    /// the reset and then lose it.
+    AnsweredEarly,
+}
+
+/// Writes `head` and then `body` on `socket` without blocking past a readiness wait, stopping
+/// as soon as the peer has something to say. The socket stays in blocking mode for everything
+/// else: each write is `MSG_DONTWAIT`.
+#[allow(unsafe_code)]
+fn write_watching_for_an_answer(
+    socket: RawFd,
+    head: &[u8],
+    body: &[u8],
+    timeout: Option<Duration>,
+) -> io::Result<Sent> {
+    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() || !body.is_empty() {
+        let mut poll = libc::pollfd {
+            fd: socket,
+            events: libc::POLLIN | libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`.
+        let ready = unsafe { libc::poll(&mut poll, 1, timeout_ms) };
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if ready == 0 {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        if poll.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            return Ok(Sent::AnsweredEarly);
+        }
+        if poll.revents & libc::POLLERR != 0 {
+            return Err(io::ErrorKind::ConnectionReset.into());
+        }
+        let iov = [
+            libc::iovec {
+                iov_base: head.as_ptr() as *mut libc::c_void,
+                iov_len: head.len(),
+            },
+            libc::iovec {
+                iov_base: body.as_ptr() as *mut libc::c_void,
+                iov_len: body.len(),
+            },
+        ];
+        // SAFETY: a zeroed `msghdr` is valid; it points at `iov`, which outlives the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = iov.len() as _;
+        // SAFETY: `socket` is the open connection; `message` describes live buffers.
+        let n = unsafe { libc::sendmsg(socket, &message, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
+                continue;
+            }
+            return Err(err);
+        }
+        let n = n as usize;
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    Ok(Sent::Whole)
 }
 
 fn write_all_vectored(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::Result<()> {

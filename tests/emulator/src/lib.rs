@@ -4,7 +4,9 @@
 //! headers, records every request it receives, and can be told to misbehave: answer a route
 //! with a given status, drop the connection before or in the middle of an answer, close an idle
 //! keep-alive connection, or answer slowly. It is strict where the API is: a `POST` without
-//! `Content-Length`, a request without `Host`, a response over the payload limit (`413`), a
+//! `Content-Length`, a request without `Host`, a response over the payload limit (`413`; past
+//! the limit and 256 KiB more it answers before reading the rest and then closes, as Lambda's Go
+//! agent does), a
 //! second outcome for one invocation (`400`) and an init error after the first `/next` (`403`)
 //! are refused.
 //!
@@ -43,8 +45,16 @@ pub use streaming::{Fnv, HTTP_INTEGRATION, StreamError, Streamed};
 /// Lambda's limit for a streamed response: 200 MB.
 pub const DEFAULT_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
 
-/// Lambda's limit for a synchronous response: 6 MB.
-pub const DEFAULT_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+/// Lambda's limit for a synchronous response: 6 MiB and 100 bytes (its `413` says "Exceeded
+/// maximum allowed payload size (6291556 bytes)").
+pub const DEFAULT_RESPONSE_LIMIT: usize = 6 * 1024 * 1024 + 100;
+/// How much of an oversized body Lambda's agent reads before it answers `413` and closes: Go's
+/// `net/http` server reads up to 256 KiB of a body its handler left unread, and closes the
+/// connection when more remains.
+const UNREAD_BODY_LIMIT: usize = 256 * 1024;
+/// How long Go's server waits between closing its side and closing the connection, so that the
+/// client can read the answer before the reset.
+const RST_AVOIDANCE_DELAY: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(20);
 
 /// Which Runtime API call a fault applies to.
@@ -627,6 +637,39 @@ fn read_request(
                 }
                 (_, l) => l.unwrap_or(0),
             };
+            let limit = shared.lock().response_limit;
+            if method == "POST" && path.ends_with("/response") && length > limit + UNREAD_BODY_LIMIT
+            {
+                // As Lambda's agent: read what Go's server reads, answer, close our side, and
+                // reset the connection half a second later with the rest of the body unread.
+                let take = limit + UNREAD_BODY_LIMIT;
+                while buf.len() < head_len + take {
+                    if !fill(stream, buf, &mut chunk, shared)? {
+                        return Ok(None);
+                    }
+                }
+                let body = buf[head_len..head_len + take].to_vec();
+                buf.clear();
+                shared.lock().requests.push(Request {
+                    method,
+                    path,
+                    headers,
+                    body,
+                    connection: index,
+                    received: Instant::now(),
+                    chunked: false,
+                });
+                shared.changed.notify_all();
+                write_answer(
+                    stream,
+                    413,
+                    &payload_too_large(limit),
+                    &[("Connection", "close")],
+                )?;
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                thread::sleep(RST_AVOIDANCE_DELAY);
+                return Ok(None);
+            }
             while buf.len() < head_len + length {
                 if !fill(stream, buf, &mut chunk, shared)? {
                     return Ok(None);
@@ -953,13 +996,9 @@ fn answer_outcome(
         );
     }
     if route == Route::Response && request.body.len() > state.response_limit {
+        let limit = state.response_limit;
         drop(state);
-        return write_answer(
-            stream,
-            413,
-            r#"{"errorMessage":"Exceeded maximum allowed payload size","errorType":"RequestEntityTooLarge"}"#,
-            &[],
-        );
+        return write_answer(stream, 413, &payload_too_large(limit), &[]);
     }
     let outcome = match route {
         Route::Response => Outcome::Response(request.body.clone()),
@@ -1103,6 +1142,13 @@ fn answer_stream(
         }
         streaming::Ending::Cut => Ok(After::Close),
     }
+}
+
+/// The document Lambda's Runtime API answers an oversized response with.
+fn payload_too_large(limit: usize) -> String {
+    format!(
+        r#"{{"errorMessage":"Exceeded maximum allowed payload size ({limit} bytes).","errorType":"RequestEntityTooLarge"}}"#
+    )
 }
 
 fn write_answer(

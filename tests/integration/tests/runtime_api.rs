@@ -516,6 +516,67 @@ mod faults {
         oversized_response_is_a_readable_error(ECHO);
     }
 
+    /// Review finding (issue 26, item 1): the Runtime API answers an oversized body with `413`
+    /// once it has read its limit, closes its side and resets the connection; lamina wrote on,
+    /// took the reset for a stale connection, sent the same body four more times and exited,
+    /// so the caller saw `Runtime.ExitError` and the next invocation a cold start.
+    #[test]
+    fn a_413_sent_before_the_body_is_read_is_a_readable_error_and_the_function_serves_on() {
+        let api = Emulator::start();
+        api.set_response_limit(1000);
+        let mut function = Function::start(ECHO, &api, &[]);
+        let id = api.enqueue(Event::json(r#"{"bytes":6200000}"#));
+        let outcome = api
+            .wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()));
+        assert_eq!(
+            outcome.error().document["errorType"],
+            "Function.ResponseSizeTooLarge",
+            "{}",
+            function.output()
+        );
+        assert_eq!(
+            outcome.error().document["errorMessage"],
+            "the response of 6200002 bytes is over Lambda's payload limit (6 MB for a synchronous call); return less, or store the data (in S3, say) and return where it is"
+        );
+        let posts = api
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(&format!("{id}/response")))
+            .count();
+        assert_eq!(posts, 1, "the refused body is not sent again");
+        assert_eq!(
+            api.invoke(Event::json(r#"{"bytes":3}"#)).response(),
+            br#""xxx""#
+        );
+        assert!(function.is_running(), "{}", function.output());
+    }
+
+    /// A response over Lambda's own limit (6 MiB and 100 bytes) is failed without being sent.
+    #[test]
+    fn a_response_over_lambdas_limit_is_failed_without_being_posted() {
+        let api = Emulator::start();
+        let function = Function::start(ECHO, &api, &[]);
+        // A JSON string of N bytes is N + 2 with its quotes: one byte over the limit, and at it.
+        let over = Event::json(format!(r#"{{"bytes":{}}}"#, 6 * 1024 * 1024 + 100 - 1));
+        let id = api.enqueue(over);
+        let outcome = api
+            .wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()));
+        assert_eq!(
+            outcome.error().document["errorType"],
+            "Function.ResponseSizeTooLarge"
+        );
+        assert!(
+            api.requests()
+                .iter()
+                .all(|r| !r.path.ends_with(&format!("{id}/response"))),
+            "nothing was posted to /response"
+        );
+        let at = Event::json(format!(r#"{{"bytes":{}}}"#, 6 * 1024 * 1024 + 100 - 2));
+        assert_eq!(api.invoke(at).response().len(), 6 * 1024 * 1024 + 100);
+    }
+
     #[test]
     fn a_connection_dropped_before_next_answers_is_reestablished() {
         let api = Emulator::start();

@@ -117,7 +117,6 @@ fn serve_concurrently<H: Handler, const STREAMS: bool>(
 ) -> ExitCode {
     let workers = function.max_concurrency;
     let (ready, started) = mpsc::channel();
-    let mut threads = Vec::new();
     for index in 1..workers {
         let Some(fork) = handler.fork() else { break };
         let (endpoint, function, ready) =
@@ -133,11 +132,16 @@ fn serve_concurrently<H: Handler, const STREAMS: bool>(
                 let _ = ready.send(Ok(true));
                 drop(ready);
                 let mut api = RuntimeApi::new(endpoint);
-                invoke_loop::<_, STREAMS>(&mut api, &function, handler);
+                // A worker's loop ends only on a fatal Runtime API error (a `5xx`: the documented
+                // "non-recoverable state"), which is the whole environment's: end the process
+                // with it, as the single loop does, instead of serving on with a slot fewer
+                // while the main thread waits in `/next`.
+                let code = invoke_loop::<_, STREAMS>(&mut api, &function, handler);
+                logging::flush();
+                exit_process(code);
             });
-        match spawned {
-            Ok(thread) => threads.push(thread),
-            Err(err) => tracing::error!("could not start worker thread {index}: {err}"),
+        if let Err(err) = spawned {
+            tracing::error!("could not start worker thread {index}: {err}");
         }
     }
     drop(ready);
@@ -166,13 +170,14 @@ fn serve_concurrently<H: Handler, const STREAMS: bool>(
     } else if serving < workers {
         tracing::warn!("serving {serving} invocations at once of the {workers} asked for");
     }
-    let code = invoke_loop::<_, STREAMS>(&mut api, function, handler);
-    for thread in threads {
-        if thread.join().is_err() {
-            tracing::error!("a worker thread ended with a panic outside any invocation");
-        }
-    }
-    code
+    // Returned only on a fatal error; the workers, parked in `/next`, end with the process
+    // (joining them would wait for ever).
+    invoke_loop::<_, STREAMS>(&mut api, function, handler)
+}
+
+/// Ends the process from a worker thread with the code its loop returned.
+fn exit_process(code: ExitCode) -> ! {
+    std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
 }
 
 /// The loop of one worker; `STREAMS` is the handler's [`Handler::streams`], so a function that

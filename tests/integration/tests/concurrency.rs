@@ -234,6 +234,50 @@ fn under_panic_abort_an_invocation_that_ends_during_the_report_is_answered_once(
     );
 }
 
+/// Review finding (issue 26, item 2): a worker threw its loop's exit code away and the main
+/// thread joined workers parked in `/next`, so a `5xx` (the Runtime API's "non-recoverable
+/// state") removed one slot and nothing exited. Whichever thread meets it, the process ends.
+#[test]
+fn a_runtime_api_500_to_any_worker_ends_the_process() {
+    for first in 0..4 {
+        let api = Emulator::start();
+        // The first `first` long-polls are answered normally (each with an invocation), so the
+        // 500 reaches a different thread from run to run.
+        for _ in 0..first {
+            api.enqueue(Event::json(r#"{"sleep_ms":0}"#));
+        }
+        let mut function =
+            Function::start(CONCURRENT, &api, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);
+        let until = std::time::Instant::now() + WAIT;
+        while api
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/next"))
+            .count()
+            < 4 + first
+        {
+            assert!(std::time::Instant::now() < until, "{}", function.output());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        api.inject(Route::Next, Fault::Status(500));
+        api.enqueue(Event::json(r#"{"sleep_ms":0}"#));
+        let status = function
+            .wait_exit(Duration::from_secs(10))
+            .unwrap_or_else(|| {
+                panic!(
+                    "still running after the 500; output:\n{}",
+                    function.output()
+                )
+            });
+        assert!(!status.success(), "{status:?}");
+        assert!(
+            function.output().contains("with 500"),
+            "{}",
+            function.output()
+        );
+    }
+}
+
 /// Issue 15: with eight workers, drops, delays, handler errors and panics, every invocation gets
 /// exactly one outcome.
 #[test]

@@ -34,13 +34,25 @@ pub enum IdempotencyError {
     Store(StoreError),
     /// The key part (or validation part) does not serialize as JSON.
     Key(serde_json::Error),
-    /// The work's response does not serialize as JSON, or a stored one does not decode into the
-    /// response type (the type changed since it was stored).
+    /// The work's response does not serialize as JSON.
     Response {
         /// The key.
         key: String,
         /// What serde_json said.
         source: serde_json::Error,
+    },
+    /// A stored response does not decode into the response type (the type changed since it was
+    /// stored). Says where and into which type, never what the stored response holds: it goes
+    /// to the caller and the logs, and may carry data they must not see.
+    StoredResponse {
+        /// The key.
+        key: String,
+        /// Where in the stored JSON decoding stopped: line and column, from 1.
+        line: usize,
+        /// See `line`.
+        column: usize,
+        /// The type it was decoded into.
+        type_name: &'static str,
     },
 }
 
@@ -54,7 +66,9 @@ impl IdempotencyError {
             IdempotencyError::PayloadMismatch { .. } => "Idempotency.PayloadMismatch",
             IdempotencyError::Store(_) => "Idempotency.StoreUnavailable",
             IdempotencyError::Key(_) => "Idempotency.InvalidKey",
-            IdempotencyError::Response { .. } => "Idempotency.InvalidResponse",
+            IdempotencyError::Response { .. } | IdempotencyError::StoredResponse { .. } => {
+                "Idempotency.InvalidResponse"
+            }
         }
     }
 
@@ -108,6 +122,17 @@ impl fmt::Display for IdempotencyError {
                 f,
                 "the response of idempotency key {key} does not round-trip through JSON ({source}); \
                  if the response type changed, the stored responses expire with their records"
+            ),
+            IdempotencyError::StoredResponse {
+                key,
+                line,
+                column,
+                type_name,
+            } => write!(
+                f,
+                "the stored response of idempotency key {key} does not decode into `{type_name}` \
+                 (line {line}, column {column}); if the response type changed, the stored \
+                 responses expire with their records"
             ),
         }
     }

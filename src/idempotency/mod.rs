@@ -334,9 +334,12 @@ fn replay<R: DeserializeOwned>(
     validation: Option<&str>,
     now_ms: u64,
 ) -> Result<R, Error> {
-    if let (Some(stored), Some(given)) = (existing.validation.as_deref(), validation)
-        && stored != given
-    {
+    // Not a let chain: those need Rust 1.88, and the crate's rust-version is 1.85.
+    let mismatch = matches!(
+        (existing.validation.as_deref(), validation),
+        (Some(stored), Some(given)) if stored != given
+    );
+    if mismatch {
         return Err(IdempotencyError::PayloadMismatch { key: existing.key }.into_error());
     }
     match existing.status {
@@ -351,9 +354,11 @@ fn replay<R: DeserializeOwned>(
         Status::Completed => {
             let json = existing.response.as_deref().unwrap_or("null");
             serde_json::from_str(json).map_err(|source| {
-                IdempotencyError::Response {
+                IdempotencyError::StoredResponse {
                     key: existing.key,
-                    source,
+                    line: source.line(),
+                    column: source.column(),
+                    type_name: std::any::type_name::<R>(),
                 }
                 .into_error()
             })

@@ -343,6 +343,32 @@ fn scopes_and_response_types() {
     )
     .unwrap_err();
     assert_eq!(err.error_type(), "Idempotency.InvalidResponse");
+
+    // Review finding: serde's message quoted the stored response, so a card number stored as
+    // the response appeared in the caller's error and the logs.
+    let card: String = block_on(idem.key(&serde_json::json!({"id": 2})).run(&ctx, || async {
+        Ok::<_, Error>("4111111111111111".to_owned())
+    }))
+    .unwrap();
+    assert_eq!(card, "4111111111111111");
+    let err = block_on(
+        idem.key(&serde_json::json!({"id": 2}))
+            .run(&ctx, || async { Ok::<_, Error>(5u32) }),
+    )
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Idempotency.InvalidResponse");
+    let key = format!(
+        "payments#{}",
+        key::hash(&serde_json::json!({"id": 2})).unwrap()
+    );
+    assert_eq!(
+        err.message(),
+        format!(
+            "the stored response of idempotency key {key} does not decode into `u32` (line 1, \
+             column 18); if the response type changed, the stored responses expire with their \
+             records"
+        )
+    );
 }
 
 #[cfg(feature = "events")]

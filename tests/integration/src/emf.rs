@@ -152,13 +152,12 @@ fn directive_ok(root: &Map<String, Value>, directive: &Value) -> Result<(), Stri
                 return Err(format!("{unit:?} is not a CloudWatch unit"));
             }
         }
-        if let Some(resolution) = metric.get("StorageResolution")
-            && resolution.as_u64() != Some(1)
-            && resolution.as_u64() != Some(60)
-        {
-            return Err(format!(
-                "`StorageResolution` {resolution} is neither 1 nor 60"
-            ));
+        if let Some(resolution) = metric.get("StorageResolution") {
+            if resolution.as_u64() != Some(1) && resolution.as_u64() != Some(60) {
+                return Err(format!(
+                    "`StorageResolution` {resolution} is neither 1 nor 60"
+                ));
+            }
         }
         let value = root
             .get(name)

@@ -203,7 +203,8 @@ unsafe extern "C" fn fork(
     forked: *mut *mut c_void,
     outcome: *mut Outcome<'static>,
 ) {
-    // SAFETY: `instance` came from `init`, and no call on it runs during `fork`.
+    // SAFETY: `instance` came from `init`, and no other call on it (another `fork` included) runs
+    // during `fork`.
     let parent = unsafe { &*instance.cast::<Instance>() };
     let built = std::panic::catch_unwind(AssertUnwindSafe(|| parent.fork()))
         .unwrap_or_else(|_| Some((Instance::empty(), Err(glue_failure()))));

@@ -183,16 +183,26 @@ impl LoadedHandler {
 struct Parent(&'static FunctionTable, *mut c_void);
 
 // SAFETY: the contract lets `fork` be called from the thread that will use the new instance,
-// while no other call on the parent runs: the loop forks every worker before its first invoke.
+// while no other call on the parent runs: the loop forks every worker before its first invoke,
+// and `FORKING` keeps the workers' forks from overlapping one another.
 unsafe impl Send for Parent {}
+
+/// Held for each call of a library's `fork`: the workers start at once, but the parent instance
+/// is lent to one of them at a time, as the contract promises the library.
+static FORKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Parent {
     fn fork(self) -> Result<Option<Box<dyn Handler>>, Error> {
         let Parent(table, instance) = self;
         let mut forked = std::ptr::null_mut();
         let mut outcome = Outcome::unset();
-        // SAFETY: the instance is alive (the loop keeps it until the process ends) and idle.
+        let one_at_a_time = FORKING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // SAFETY: the instance is alive (the loop keeps it until the process ends) and idle, and
+        // no other fork of it runs while `one_at_a_time` is held.
         unsafe { (table.fork)(instance, &mut forked, &mut outcome) };
+        drop(one_at_a_time);
         if forked.is_null() {
             return Ok(None);
         }
@@ -443,6 +453,57 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.error_type(), "Runtime.InvalidEntrypoint");
+    }
+
+    /// How many calls of `counting_fork` are running, and the most that ever ran at once.
+    static FORKS_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static MOST_FORKS_AT_ONCE: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    unsafe extern "C" fn counting_fork(
+        instance: *mut c_void,
+        forked: *mut *mut c_void,
+        outcome: *mut Outcome<'static>,
+    ) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let running = FORKS_RUNNING.fetch_add(1, SeqCst) + 1;
+        MOST_FORKS_AT_ONCE.fetch_max(running, SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        FORKS_RUNNING.fetch_sub(1, SeqCst);
+        // SAFETY: the loader's pointers, passed on as they came.
+        unsafe { (copy_of_exported().fork)(instance, forked, outcome) };
+    }
+
+    #[test]
+    fn workers_fork_the_parent_one_at_a_time() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let table: &'static FunctionTable = Box::leak(Box::new(FunctionTable {
+            fork: counting_fork,
+            ..copy_of_exported()
+        }));
+        // SAFETY: a leaked table with the exported functions, its `fork` wrapped.
+        let parent = unsafe { LoadedHandler::init(table, "self".into()) }.unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let fork = parent
+                    .fork()
+                    .expect("a loaded handler always offers a fork");
+                let start = std::sync::Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    fork().map(|built| built.is_some())
+                })
+            })
+            .collect();
+        for worker in workers {
+            assert!(!worker.join().unwrap().unwrap(), "Echo cannot be shared");
+        }
+        assert_eq!(
+            MOST_FORKS_AT_ONCE.load(SeqCst),
+            1,
+            "forks of one parent overlapped"
+        );
     }
 
     fn copy_of_exported() -> FunctionTable {

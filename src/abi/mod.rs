@@ -37,9 +37,9 @@
 //!
 //! Which calls may overlap: calls on one instance never do, and come from one thread, the one that
 //! built the instance (`init`'s or `fork`'s caller). `fork` is called on the thread that will use
-//! the new instance, and never while any `invoke` runs; once every worker has forked, `invoke`s
-//! on different instances run at the same time on their own threads (Managed Instances,
-//! `AWS_LAMBDA_MAX_CONCURRENCY`). The library reads the function's identity
+//! the new instance, one fork at a time and never while any `invoke` runs; once every worker has
+//! forked, `invoke`s on different instances run at the same time on their own threads (Managed
+//! Instances, `AWS_LAMBDA_MAX_CONCURRENCY`). The library reads the function's identity
 //! (`AWS_LAMBDA_FUNCTION_NAME` and so on) from the process environment it shares with the loader.
 
 #![allow(unsafe_code)]

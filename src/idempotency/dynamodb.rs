@@ -15,6 +15,7 @@
 //! | `in_progress_expiration` | N | milliseconds since the epoch, while in progress |
 //! | `data` | S | the response as JSON, once completed |
 //! | `validation` | S | the payload validation hash, when there is one |
+//! | `attempt` | S | while in progress, the token of the attempt that wrote it (lamina's own: completing and deleting are conditional on it; Powertools ignores it) |
 //!
 //! ```no_run
 //! use lamina::idempotency::Idempotency;
@@ -36,7 +37,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 pub use crate::aws_env::ConfigError;
 
-use super::store::{Record, Status, Store, StoreError};
+use super::store::{Record, Status, Store, StoreError, Written};
 
 /// The bound on one DynamoDB call, retries included, so a store that hangs fails the call
 /// instead of the invocation's whole time.
@@ -50,6 +51,10 @@ const EXPIRATION: &str = "expiration";
 const IN_PROGRESS_EXPIRATION: &str = "in_progress_expiration";
 const DATA: &str = "data";
 const VALIDATION: &str = "validation";
+const ATTEMPT: &str = "attempt";
+
+/// The condition of `complete` and `delete`: the stored record is still the attempt's own.
+const HELD_BY_THE_ATTEMPT: &str = "#status = :in_progress AND #attempt = :attempt";
 
 /// Idempotency records in a DynamoDB table.
 #[derive(Debug, Clone)]
@@ -141,6 +146,9 @@ impl DynamoDbStore {
         if let Some(validation) = &record.validation {
             item.insert(VALIDATION.to_owned(), AttributeValue::S(validation.clone()));
         }
+        if let Some(attempt) = &record.attempt {
+            item.insert(ATTEMPT.to_owned(), AttributeValue::S(attempt.clone()));
+        }
         item
     }
 
@@ -168,6 +176,7 @@ impl DynamoDbStore {
             in_progress_until_ms: number(IN_PROGRESS_EXPIRATION),
             response: text(DATA),
             validation: text(VALIDATION),
+            attempt: text(ATTEMPT),
         })
     }
 
@@ -252,27 +261,80 @@ impl Store for DynamoDbStore {
         )))
     }
 
-    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-        self.client
+    async fn complete(
+        &self,
+        in_progress: &Record,
+        completed: &Record,
+    ) -> Result<Written, StoreError> {
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.item(record)))
+            .set_item(Some(self.item(completed)))
+            .condition_expression(HELD_BY_THE_ATTEMPT)
+            .set_expression_attribute_names(Some(held_names()))
+            .set_expression_attribute_values(Some(held_values(in_progress)))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.failed("PutItem", e))
+            .await;
+        match put {
+            Ok(_) => Ok(Written::Done),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Written::Superseded)
+            }
+            Err(err) => Err(self.failed("PutItem", err)),
+        }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.client
+    async fn delete(&self, in_progress: &Record) -> Result<Written, StoreError> {
+        let deleted = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .key(&self.key_attribute, AttributeValue::S(key.to_owned()))
+            .key(
+                &self.key_attribute,
+                AttributeValue::S(in_progress.key.clone()),
+            )
+            .condition_expression(HELD_BY_THE_ATTEMPT)
+            .set_expression_attribute_names(Some(held_names()))
+            .set_expression_attribute_values(Some(held_values(in_progress)))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.failed("DeleteItem", e))
+            .await;
+        match deleted {
+            Ok(_) => Ok(Written::Done),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Written::Superseded)
+            }
+            Err(err) => Err(self.failed("DeleteItem", err)),
+        }
     }
+}
+
+fn held_names() -> HashMap<String, String> {
+    HashMap::from([
+        ("#status".to_owned(), STATUS.to_owned()),
+        ("#attempt".to_owned(), ATTEMPT.to_owned()),
+    ])
+}
+
+fn held_values(in_progress: &Record) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            ":in_progress".to_owned(),
+            AttributeValue::S(Status::InProgress.as_str().to_owned()),
+        ),
+        (
+            ":attempt".to_owned(),
+            AttributeValue::S(in_progress.attempt.clone().unwrap_or_default()),
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -164,10 +164,12 @@ fn an_attempt_that_never_finished_lapses_at_its_deadline_in_dynamodb() {
             in_progress_until_ms: Some(T0 + 30_000),
             response: None,
             validation: None,
+            attempt: Some("first".to_owned()),
         };
         assert_eq!(store.begin(&in_progress, T0).await.unwrap(), None);
         let retry = Record {
             in_progress_until_ms: Some(T0 + 60_000),
+            attempt: Some("retry".to_owned()),
             ..in_progress.clone()
         };
         // Before the deadline the live record comes back; at it, the retry takes over.
@@ -177,6 +179,15 @@ fn an_attempt_that_never_finished_lapses_at_its_deadline_in_dynamodb() {
         );
         assert_eq!(store.begin(&retry, T0 + 30_000).await.unwrap(), None);
         assert_eq!(item(&store, "charge#abc").await, Some(retry));
+    });
+}
+
+#[test]
+fn a_late_attempt_cannot_touch_its_successors_record_in_dynamodb() {
+    let moto = Moto::start();
+    runtime().block_on(async {
+        let store = table(&moto).await;
+        crate::idempotency::tests::late_attempts_leave_their_successors_record_alone(store).await;
     });
 }
 
@@ -377,6 +388,7 @@ fn an_item_the_store_did_not_write_is_a_clear_error() {
             in_progress_until_ms: Some(T0 + 1000),
             response: None,
             validation: None,
+            attempt: Some("mine".to_owned()),
         };
         // PENDING is not INPROGRESS, so the condition refuses the write and returns the item.
         let err = store.begin(&record, T0).await.unwrap_err();

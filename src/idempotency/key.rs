@@ -49,6 +49,24 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// A token for one attempt, 32 hex digits: two SipHash values, under keys std seeds from the
+/// kernel's randomness once per thread, of the clock, the process and a counter. Not a secret;
+/// it only has to differ from every other attempt's.
+pub(crate) fn attempt_token() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_nanos());
+    let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let keys = RandomState::new();
+    let seed = (nanos, std::process::id(), attempt);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&keys.hash_one((seed, 0u8)).to_le_bytes());
+    bytes[8..].copy_from_slice(&keys.hash_one((seed, 1u8)).to_le_bytes());
+    sha256::hex(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -67,6 +85,13 @@ mod tests {
         );
         assert_ne!(hash("order-1").unwrap(), hash("order-2").unwrap());
         assert_ne!(hash(&1).unwrap(), hash("1").unwrap());
+    }
+
+    #[test]
+    fn every_attempt_gets_its_own_token() {
+        let tokens: std::collections::HashSet<String> = (0..100).map(|_| attempt_token()).collect();
+        assert_eq!(tokens.len(), 100);
+        assert!(tokens.iter().all(|t| t.len() == 32), "{tokens:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::store::{Record, Store, StoreError};
+use super::store::{Record, Status, Store, StoreError, Written};
 
 /// Records in this process's memory: for tests and local runs. It protects nothing across
 /// execution environments (each has its own memory); deploy with a shared store such as
@@ -51,13 +51,32 @@ impl Store for MemoryStore {
         Ok(None)
     }
 
-    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-        self.lock().insert(record.key.clone(), record.clone());
-        Ok(())
+    async fn complete(
+        &self,
+        in_progress: &Record,
+        completed: &Record,
+    ) -> Result<Written, StoreError> {
+        let mut records = self.lock();
+        if !holds(&records, in_progress) {
+            return Ok(Written::Superseded);
+        }
+        records.insert(completed.key.clone(), completed.clone());
+        Ok(Written::Done)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(key);
-        Ok(())
+    async fn delete(&self, in_progress: &Record) -> Result<Written, StoreError> {
+        let mut records = self.lock();
+        if !holds(&records, in_progress) {
+            return Ok(Written::Superseded);
+        }
+        records.remove(&in_progress.key);
+        Ok(Written::Done)
     }
+}
+
+/// Whether the stored record of `in_progress.key` is still that attempt's.
+fn holds(records: &HashMap<String, Record>, in_progress: &Record) -> bool {
+    records.get(&in_progress.key).is_some_and(|stored| {
+        stored.status == Status::InProgress && stored.attempt == in_progress.attempt
+    })
 }

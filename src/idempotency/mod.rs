@@ -79,7 +79,7 @@ use cache::LocalCache;
 
 pub use error::IdempotencyError;
 pub use memory::MemoryStore;
-pub use store::{Record, Status, Store, StoreError};
+pub use store::{Record, Status, Store, StoreError, Written};
 
 /// `POWERTOOLS_IDEMPOTENCY_DISABLED`: `true` or `1` runs every call without a record, as
 /// Powertools does (for local tests without a store).
@@ -272,6 +272,7 @@ impl<S: Store> Call<'_, S> {
             ),
             response: None,
             validation,
+            attempt: Some(key::attempt_token()),
         };
         let existing = idempotency
             .store
@@ -289,13 +290,15 @@ impl<S: Store> Call<'_, S> {
             Ok(response) => response,
             Err(err) => {
                 let err = err.into_error();
-                if let Err(store_err) = idempotency.store.delete(&record.key).await {
-                    tracing::warn!(
+                match idempotency.store.delete(&record).await {
+                    Ok(Written::Done) => {}
+                    Ok(Written::Superseded) => superseded(&record.key, "deleted"),
+                    Err(store_err) => tracing::warn!(
                         key = %record.key,
                         error = %store_err,
                         "the work failed and its idempotency record could not be deleted; \
                          retries fail as in progress until the invocation's deadline"
-                    );
+                    ),
                 }
                 return Err(err);
             }
@@ -303,7 +306,7 @@ impl<S: Store> Call<'_, S> {
         let json = match serde_json::to_string(&response) {
             Ok(json) => json,
             Err(source) => {
-                let _ = idempotency.store.delete(&record.key).await;
+                let _ = idempotency.store.delete(&record).await;
                 return Err(IdempotencyError::Response {
                     key: record.key,
                     source,
@@ -316,16 +319,31 @@ impl<S: Store> Call<'_, S> {
             expires_at: expires_at((idempotency.clock)()),
             in_progress_until_ms: None,
             response: Some(json),
-            ..record
+            key: record.key.clone(),
+            validation: record.validation.clone(),
+            attempt: None,
         };
-        idempotency
+        let written = idempotency
             .store
-            .complete(&done)
+            .complete(&record, &done)
             .await
             .map_err(|e| IdempotencyError::Store(e).into_error())?;
-        idempotency.remember(done);
+        match written {
+            Written::Done => idempotency.remember(done),
+            Written::Superseded => superseded(&record.key, "completed"),
+        }
         Ok(response)
     }
+}
+
+/// Logs that an attempt outlived its record: its deadline passed, another attempt took the key
+/// over, and this one's write was refused so as not to clobber the other's record.
+fn superseded(key: &str, write: &str) {
+    tracing::warn!(
+        key,
+        "this attempt ran past its deadline and another attempt took its idempotency record \
+         over, so the record was not {write}: the other attempt's outcome stands for the key"
+    );
 }
 
 /// What a duplicate gets: the stored response, or why not.

@@ -48,9 +48,14 @@ pub(crate) fn digest(data: &[u8]) -> [u8; 32] {
 
 /// The digest as 64 lowercase hex digits.
 pub(crate) fn hex_digest(data: &[u8]) -> String {
+    hex(&digest(data))
+}
+
+/// `bytes` as lowercase hex digits, two a byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in digest(data) {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 0xf)]));
     }

@@ -50,6 +50,10 @@ pub struct Record {
     pub response: Option<String>,
     /// The SHA-256 of the payload part chosen for validation, when one was.
     pub validation: Option<String>,
+    /// For a record in progress: the token of the attempt that wrote it, random per attempt.
+    /// [`Store::complete`] and [`Store::delete`] write only while the stored record still holds
+    /// it, so an attempt whose record lapsed and was taken over cannot touch the new one.
+    pub attempt: Option<String>,
 }
 
 impl Record {
@@ -65,12 +69,24 @@ impl Record {
     }
 }
 
+/// Whether a conditional write of [`Store::complete`] or [`Store::delete`] took place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The stored record was this attempt's, and is now replaced (or deleted).
+    Done,
+    /// The stored record is no longer this attempt's: it lapsed at the attempt's deadline and
+    /// another attempt took the key over (or it is gone). Nothing was written.
+    Superseded,
+}
+
 /// Persistence for idempotency records. Implement it for a store of your own (Redis, a SQL
 /// table); lamina ships [`MemoryStore`](super::MemoryStore) and, with `idempotency-dynamodb`, a
 /// DynamoDB store.
 ///
-/// What makes it correct is [`begin`](Store::begin): it must be one atomic conditional write, so
-/// that of two attempts racing on a key, exactly one gets `Ok(None)`.
+/// What makes it correct is that every write is one atomic conditional write: of two attempts
+/// racing on a key, exactly one gets `Ok(None)` from [`begin`](Store::begin), and only the
+/// attempt whose token ([`Record::attempt`]) the stored record holds can
+/// [`complete`](Store::complete) or [`delete`](Store::delete) it.
 pub trait Store: Send + Sync {
     /// Saves `record` (in progress) unless a record with its key is live at `now_ms`
     /// ([`Record::is_live`]), atomically. Returns `None` when it saved the record, and the live
@@ -84,17 +100,27 @@ pub trait Store: Send + Sync {
         now_ms: u64,
     ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
-    /// Replaces the record of `record.key` with `record` (completed).
+    /// Replaces the record of `record.key` with `completed`, if the stored record is still
+    /// `in_progress` (the one [`begin`](Store::begin) saved: in progress, with its
+    /// [`attempt`](Record::attempt) token), atomically.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be reached or refuses.
-    fn complete(&self, record: &Record) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn complete(
+        &self,
+        in_progress: &Record,
+        completed: &Record,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
 
-    /// Deletes the record of `key`, so the next attempt runs.
+    /// Deletes the record of `in_progress.key`, so the next attempt runs, if the stored record
+    /// is still `in_progress` (in progress, with its attempt token), atomically.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be reached or refuses.
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(
+        &self,
+        in_progress: &Record,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send;
 }
 
 /// A store that could not be reached or refused an operation.

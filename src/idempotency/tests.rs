@@ -249,14 +249,14 @@ impl Store for Flaky {
         }
         self.inner.begin(record, now_ms).await
     }
-    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
+    async fn complete(&self, in_progress: &Record, done: &Record) -> Result<Written, StoreError> {
         if self.complete_down.load(Ordering::SeqCst) {
             return Err(StoreError::new("DynamoDB PutItem failed: throttled"));
         }
-        self.inner.complete(record).await
+        self.inner.complete(in_progress, done).await
     }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
+    async fn delete(&self, in_progress: &Record) -> Result<Written, StoreError> {
+        self.inner.delete(in_progress).await
     }
 }
 
@@ -403,4 +403,98 @@ fn in_an_sqs_batch_a_duplicate_message_is_skipped_not_the_batch() {
     .unwrap();
     assert_eq!(*charged.borrow(), ["o-1", "o-2", "o-3"]);
     assert!(response.batch_item_failures.is_empty());
+}
+
+/// Attempt A's record lapses at its deadline while its work still runs (Managed Instances do not
+/// stop a timed-out invocation), and attempt B takes the key over: A's late `complete`, and
+/// A's late `delete` when it fails, must leave B's record alone. Run against each store.
+pub(super) async fn late_attempts_leave_their_successors_record_alone<S: Store>(store: S) {
+    let clock = Clock::new();
+    let idem = idempotency(store, &clock);
+    let runs = Cell::new(0);
+    let key = format!("charge#{}", key::hash("p-1").unwrap());
+    // B's attempt, begun once A's record has lapsed; it returns the record B saved.
+    let takes_over = |attempt: &'static str| {
+        let (idem, clock, key) = (&idem, &clock, &key);
+        async move {
+            clock.advance(Duration::from_secs(31));
+            let record = Record {
+                key: key.clone(),
+                status: Status::InProgress,
+                expires_at: (clock.now() + 3_600_000) / 1000,
+                in_progress_until_ms: Some(clock.now() + 30_000),
+                response: None,
+                validation: None,
+                attempt: Some(attempt.to_owned()),
+            };
+            let took = idem.store().begin(&record, clock.now()).await.unwrap();
+            assert_eq!(took, None, "B takes over the lapsed record");
+            record
+        }
+    };
+
+    // A completes late: it answers its own caller, and B's record is untouched.
+    let b = Cell::new(None);
+    let a = idem
+        .key("p-1")
+        .run(&ctx(&clock), || async {
+            runs.set(runs.get() + 1);
+            b.set(Some(takes_over("attempt-b").await));
+            Ok::<u32, Error>(1)
+        })
+        .await;
+    let b = b.take().unwrap();
+    assert_eq!(a.unwrap(), 1);
+    let c = charge(&idem, &ctx(&clock), "p-1", &runs, Ok(3)).await;
+    assert_eq!(
+        error_type(c),
+        "Idempotency.AlreadyInProgress",
+        "A's late completion replaced B's record"
+    );
+    let b_done = Record {
+        status: Status::Completed,
+        in_progress_until_ms: None,
+        response: Some("2".to_owned()),
+        attempt: None,
+        ..b.clone()
+    };
+    assert_eq!(
+        idem.store().complete(&b, &b_done).await.unwrap(),
+        Written::Done
+    );
+    assert_eq!(
+        charge(&idem, &ctx(&clock), "p-1", &runs, Ok(3))
+            .await
+            .unwrap(),
+        2
+    );
+
+    // A fails late: B's record stays, so a third attempt does not run beside B.
+    clock.advance(Duration::from_secs(3_600));
+    let b = Cell::new(None);
+    let a = idem
+        .key("p-1")
+        .run(&ctx(&clock), || async {
+            runs.set(runs.get() + 1);
+            b.set(Some(takes_over("attempt-b2").await));
+            Err::<u32, Error>(Error::new("Charge.Declined", "late"))
+        })
+        .await;
+    let b = b.take().unwrap();
+    assert_eq!(a.unwrap_err().error_type(), "Charge.Declined");
+    let c = charge(&idem, &ctx(&clock), "p-1", &runs, Ok(3)).await;
+    assert_eq!(
+        error_type(c),
+        "Idempotency.AlreadyInProgress",
+        "A's late failure deleted B's record"
+    );
+    assert_eq!(runs.get(), 2, "only the two A attempts ran their work");
+    assert_eq!(idem.store().delete(&b).await.unwrap(), Written::Done);
+}
+
+#[test]
+fn a_late_attempt_cannot_touch_its_successors_record_in_memory() {
+    block_on(late_attempts_leave_their_successors_record_alone(
+        MemoryStore::default(),
+    ));
 }

@@ -52,6 +52,8 @@ pub mod errors {
 #[cfg(feature = "events")]
 pub mod events {
     #![doc = include_str!("events.md")]
+    #![cfg_attr(feature = "dynamodb-streams", doc = include_str!("events_dynamodb.md"))]
+    #![doc = include_str!("events_batches.md")]
 }
 
 #[cfg(feature = "http")]

@@ -117,6 +117,12 @@ impl Config {
         self
     }
 
+    /// How many dimensions the `ColdStart` document has: the defaults and `function_name`.
+    pub(crate) fn cold_start_dimensions(&self) -> usize {
+        let named = self.dimensions.iter().any(|(n, _)| n == "function_name");
+        self.dimensions.len() + usize::from(!named && !self.function_name.is_empty())
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -139,9 +145,14 @@ impl Config {
 /// ```
 ///
 /// # Errors
-/// [`MetricsError::AlreadyConfigured`] when metrics were configured before.
+/// [`MetricsError::AlreadyConfigured`] when metrics were configured before;
+/// [`MetricsError::ColdStartTooWide`] when the cold-start metric is on and its document would
+/// have more dimensions than CloudWatch takes.
 pub fn configure(config: Config) -> Result<(), MetricsError> {
     let cold_start = config.cold_start;
+    if cold_start && config.cold_start_dimensions() > MAX_DIMENSIONS {
+        return Err(MetricsError::ColdStartTooWide);
+    }
     CONFIG
         .set(config)
         .map_err(|_| MetricsError::AlreadyConfigured)?;
@@ -181,6 +192,27 @@ pub(crate) fn cold_start_due() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cold_start_metric_with_thirty_default_dimensions_is_refused() {
+        let mut config = Config::new("Shop").unwrap().cold_start_metric(true);
+        config.function_name = "orders".to_owned();
+        for i in 0..29 {
+            config = config.default_dimension(&format!("d{i}"), "v").unwrap();
+        }
+        assert_eq!(config.cold_start_dimensions(), 30);
+        let full = config.clone().default_dimension("d29", "v").unwrap();
+        let err = configure(full.clone()).unwrap_err();
+        assert!(matches!(err, MetricsError::ColdStartTooWide), "{err}");
+        assert!(
+            err.to_string().contains("drop a default dimension"),
+            "{err}"
+        );
+        // `function_name` among the defaults is not counted twice; without the metric, 30 fit.
+        let named = config.default_dimension("function_name", "orders").unwrap();
+        assert_eq!(named.cold_start_dimensions(), 30);
+        assert_eq!(full.cold_start_metric(false).dimensions.len(), 30);
+    }
 
     #[test]
     fn from_the_environment_as_powertools_reads_it() {

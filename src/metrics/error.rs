@@ -51,6 +51,9 @@ pub enum MetricsError {
         /// The dimension that did not fit.
         name: String,
     },
+    /// The cold-start metric is on with 30 default dimensions: its document adds
+    /// `function_name`, a 31st, and CloudWatch would drop it.
+    ColdStartTooWide,
     /// A metadata value that does not serialize as JSON.
     Metadata {
         /// The key.
@@ -96,6 +99,11 @@ impl fmt::Display for MetricsError {
                 f,
                 "the dimension `{name}` would be the 31st: CloudWatch allows at most 30 per \
                  metric; use `metrics::single` for a metric that needs other dimensions"
+            ),
+            MetricsError::ColdStartTooWide => f.write_str(
+                "the ColdStart metric carries the default dimensions and `function_name`, and \
+                 with 30 default dimensions that is 31, one more than CloudWatch allows: drop a \
+                 default dimension, or turn the cold-start metric off",
             ),
             MetricsError::Metadata { key, source } => write!(
                 f,

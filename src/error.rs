@@ -536,14 +536,27 @@ impl std::error::Error for ResponseError {}
 #[derive(Debug)]
 pub struct ResponseTooLarge {
     bytes: usize,
+    cut_off: bool,
 }
 
 impl ResponseTooLarge {
     pub(crate) fn new(bytes: usize) -> Self {
-        ResponseTooLarge { bytes }
+        ResponseTooLarge {
+            bytes,
+            cut_off: false,
+        }
     }
 
-    /// The size of the refused response, in bytes.
+    /// A response body that was still growing past the limit when lamina stopped reading it.
+    pub(crate) fn cut_off(bytes: usize) -> Self {
+        ResponseTooLarge {
+            bytes,
+            cut_off: true,
+        }
+    }
+
+    /// The size of the refused response, in bytes: for a body lamina stopped reading at the
+    /// limit, the bytes read until then.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -551,11 +564,18 @@ impl ResponseTooLarge {
 
 impl fmt::Display for ResponseTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the response of {} bytes is over Lambda's payload limit (6 MB for a synchronous call); \
-             return less, or store the data (in S3, say) and return where it is",
-            self.bytes
+        if self.cut_off {
+            write!(
+                f,
+                "the response body reached {} bytes without ending",
+                self.bytes
+            )?;
+        } else {
+            write!(f, "the response of {} bytes", self.bytes)?;
+        }
+        f.write_str(
+            " is over Lambda's payload limit (6 MB for a synchronous call); return less, or \
+             store the data (in S3, say) and return where it is",
         )
     }
 }

@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::context::Source;
-use crate::error::{BoxError, Error, ResponseError, short_type_name};
+use crate::error::{BoxError, Error, ResponseError, ResponseTooLarge, short_type_name};
+use crate::runtime::MAX_RESPONSE_BYTES;
 
 /// What an HTTP handler may return: an [`http::Response`] with any [`http_body::Body`], such as
 /// lamina's [`Response`](super::Response) or axum's.
@@ -63,7 +64,8 @@ pub enum BodyEncoding {
     Binary,
 }
 
-/// Reads a response body to its end.
+/// Reads a response body to its end, or until it is larger than Lambda takes: a body that never
+/// ends (or only after gigabytes) is `Function.ResponseSizeTooLarge`, not an out-of-memory kill.
 pub(super) async fn collect<B>(body: B) -> Result<Vec<u8>, Error>
 where
     B: http_body::Body<Error: Into<BoxError>>,
@@ -73,6 +75,10 @@ where
     while let Some(frame) = poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
         let frame = frame.map_err(|e| Error::with_type("Handler.ResponseBody", e.into()))?;
         if let Ok(mut data) = frame.into_data() {
+            if out.len() + data.remaining() > MAX_RESPONSE_BYTES {
+                let read = out.len() + data.remaining();
+                return Err(Error::ResponseTooLarge(ResponseTooLarge::cut_off(read)));
+            }
             out.reserve(data.remaining());
             while data.has_remaining() {
                 let chunk = data.chunk();
@@ -381,6 +387,49 @@ pub(super) fn write_prelude(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body that never ends: 64 KiB frames for ever, counted.
+    struct Endless(usize);
+
+    impl http_body::Body for Endless {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+            self.0 += 1;
+            let frame = http_body::Frame::data(bytes::Bytes::from(vec![b'x'; 64 * 1024]));
+            std::task::Poll::Ready(Some(Ok(frame)))
+        }
+    }
+
+    #[test]
+    fn a_body_that_never_ends_is_too_large_not_an_out_of_memory_kill() {
+        let mut body = Endless(0);
+        let err = crate::testing::run(collect(&mut body)).unwrap_err();
+        assert_eq!(err.error_type(), "Function.ResponseSizeTooLarge");
+        assert!(
+            err.message()
+                .starts_with("the response body reached 6356992 bytes without ending"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(
+            body.0,
+            MAX_RESPONSE_BYTES / (64 * 1024) + 1,
+            "read up to the limit"
+        );
+        let mut exact = vec![b'x'; MAX_RESPONSE_BYTES];
+        let whole = crate::testing::run(collect(super::super::Body::from(std::mem::take(
+            &mut exact,
+        ))));
+        assert_eq!(
+            whole.unwrap().len(),
+            MAX_RESPONSE_BYTES,
+            "the limit itself fits"
+        );
+    }
 
     fn written(source: Source, response: http::Response<&str>) -> String {
         let (parts, body) = response.into_parts();

@@ -262,7 +262,7 @@ fn invoke_loop<H: Handler, const STREAMS: bool>(
 /// Lambda's limit for a buffered response, which its Runtime API enforces with `413`
 /// ("Exceeded maximum allowed payload size (6291556 bytes)"): 6 MiB and 100 bytes. A larger
 /// response is failed without being sent, rather than written in full only to be refused.
-const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
 /// Posts the outcome of one invocation. A response refused as too large (`413`) is replaced by
 /// an error the caller can read; other refusals (`4xx`: the invocation already ended) are logged.

@@ -308,8 +308,38 @@ impl fmt::Debug for Error {
     }
 }
 
-/// Writes the error document Lambda shows the caller: `{"errorType":…,"errorMessage":…}`.
+/// The most of an `errorMessage` the error document carries, in bytes: enough for any message a
+/// person reads, and small enough that the document fits the Runtime API's limits wherever it
+/// goes, base64 in a trailer included.
+pub(crate) const MAX_ERROR_MESSAGE: usize = 16 * 1024;
+
+/// The most of an `errorType` the error document carries, in bytes.
+const MAX_ERROR_TYPE: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, saying how much was cut.
+fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max.saturating_sub(40);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… ({} bytes cut)",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
+/// Writes the error document Lambda shows the caller: `{"errorType":…,"errorMessage":…}`, the
+/// message cut to [`MAX_ERROR_MESSAGE`] bytes (and the type to 1 KiB), so an error built from a
+/// huge string is still reported rather than refused as too large.
 pub(crate) fn write_diagnostic(error_type: &str, message: &str, out: &mut Vec<u8>) {
+    let (error_type, message) = (
+        bounded(error_type, MAX_ERROR_TYPE),
+        bounded(message, MAX_ERROR_MESSAGE),
+    );
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Diagnostic<'a> {
@@ -317,8 +347,8 @@ pub(crate) fn write_diagnostic(error_type: &str, message: &str, out: &mut Vec<u8
         error_message: &'a str,
     }
     let diagnostic = Diagnostic {
-        error_type,
-        error_message: message,
+        error_type: &error_type,
+        error_message: &message,
     };
     serde_json::to_writer(out, &diagnostic).expect("two strings always serialize to a Vec");
 }
@@ -793,6 +823,27 @@ impl std::error::Error for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_message_is_cut_on_a_character_boundary_and_says_so() {
+        let mut out = Vec::new();
+        write_diagnostic("Handler.Big", &"é".repeat(500_000), &mut out);
+        let document: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let message = document["errorMessage"].as_str().unwrap();
+        assert!(message.len() <= MAX_ERROR_MESSAGE, "{}", message.len());
+        assert!(message.ends_with(" bytes cut)"), "{message}");
+        let kept = message.split('…').next().unwrap().len();
+        assert!(
+            message.ends_with(&format!("({} bytes cut)", 1_000_000 - kept)),
+            "{message}"
+        );
+        out.clear();
+        write_diagnostic("Handler.Small", "short", &mut out);
+        assert_eq!(
+            out,
+            br#"{"errorType":"Handler.Small","errorMessage":"short"}"#
+        );
+    }
 
     fn document(err: impl IntoError) -> (String, String) {
         let err = err.into_error();

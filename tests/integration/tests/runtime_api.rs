@@ -578,6 +578,28 @@ mod faults {
     }
 
     #[test]
+    fn an_error_message_over_lambdas_limit_is_cut_and_still_reported() {
+        let api = Emulator::start();
+        let function = Function::start(ECHO, &api, &[]);
+        let id = api.enqueue(Event::json(r#"{"fail_bytes":7000000}"#));
+        let outcome = api
+            .wait_outcome(&id, WAIT)
+            .unwrap_or_else(|| panic!("no outcome; output:\n{}", function.output()));
+        let document = &outcome.error().document;
+        assert_eq!(document["errorType"], "Handler.Requested");
+        let message = document["errorMessage"].as_str().unwrap();
+        assert!(message.len() <= 16 * 1024, "{} bytes", message.len());
+        assert!(message.starts_with("éé"), "{}", &message[..20]);
+        assert!(
+            message.ends_with("bytes cut)"),
+            "{}",
+            &message[message.len() - 40..]
+        );
+        // Still serving.
+        assert_eq!(api.invoke(Event::json("1")).response(), b"1");
+    }
+
+    #[test]
     fn a_connection_dropped_before_next_answers_is_reestablished() {
         let api = Emulator::start();
         api.inject(Route::Next, Fault::DropBeforeAnswer);

@@ -1,6 +1,6 @@
 //! Echoes the event; `{"fail": "..."}` fails with that message, `{"panic": "..."}` panics,
 //! `{"panic_twice": "..."}` panics and has another thread panic 50 ms later, `{"bytes": N}`
-//! answers with a string of N bytes, `{"sleep_ms": N, ...}` waits N ms (a timer, not a thread)
+//! answers with a string of N bytes, `{"fail_bytes": N}` fails with a message of N bytes, `{"sleep_ms": N, ...}` waits N ms (a timer, not a thread)
 //! first and then goes on.
 
 use std::time::Duration;
@@ -25,6 +25,9 @@ async fn echo(event: Value, _ctx: Context) -> Result<Value, Error> {
             panic!("the second panic");
         });
         panic!("{message}");
+    }
+    if let Some(n) = event.get("fail_bytes").and_then(Value::as_u64) {
+        return Err(Error::new("Handler.Requested", "é".repeat(n as usize / 2)));
     }
     if let Some(n) = event.get("bytes").and_then(Value::as_u64) {
         return Ok(json!("x".repeat(n as usize)));

@@ -578,6 +578,7 @@ impl ResponseTooLarge {
     }
 
     /// A response body that was still growing past the limit when lamina stopped reading it.
+    #[cfg(feature = "http")]
     pub(crate) fn cut_off(bytes: usize) -> Self {
         ResponseTooLarge {
             bytes,

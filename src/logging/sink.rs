@@ -1,9 +1,15 @@
 //! Where finished lines go: straight to the output outside an invocation, and into one buffer
 //! during an invocation, written with one `write` when the invocation ends (or the buffer passes
-//! [`BOUND`]).
+//! [`BOUND`], or its lines have waited [`TICK`] to twice that, or the deadline is near).
 //!
 //! Lambda may freeze the process as soon as an invocation's outcome is posted, so its lines must
-//! be out before that; writing each line as it comes would make every log call a syscall. The
+//! be out before that; writing each line as it comes would make every log call a syscall. A line
+//! must not wait for ever either: an invocation that times out, runs out of memory or is killed
+//! would take the lines that explain it along, and a long one would show nothing until it ends.
+//! So a flusher thread, started with the first line an invocation buffers, looks every [`TICK`]:
+//! lines it finds waiting twice, with no write in between, are written, and so are any waiting
+//! when an invocation's deadline is less than a tick away. The line's own path pays one atomic
+//! load for it; an invocation shorter than a tick still leaves with one `write`. The
 //! buffer is one per process (per copy of lamina), behind a mutex, so lines from other threads
 //! and tasks join it whole, in the order they finished.
 //!
@@ -15,7 +21,7 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +33,12 @@ use crate::context::Context;
 
 /// An invocation's lines are written out once they pass this many bytes.
 pub(crate) const BOUND: usize = 64 * 1024;
+
+/// How often the flusher looks at the buffer: a line waits at most about twice this.
+pub(crate) const TICK: Duration = Duration::from_millis(100);
+
+/// How many ticks with nothing waiting before the flusher parks until the next buffered line.
+const IDLE_TICKS: u32 = 10;
 
 static SINK: Mutex<Sink> = Mutex::new(Sink {
     buf: String::new(),
@@ -49,6 +61,16 @@ thread_local! {
 /// Whether lines are waiting in the buffer.
 static PENDING: AtomicBool = AtomicBool::new(false);
 
+/// How many times the buffer was written out: the flusher's way to tell that lines it saw
+/// waiting a tick ago are still the ones waiting.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the flusher is parked (or not started): the next buffered line wakes (or starts) it.
+static FLUSHER_IDLE: AtomicBool = AtomicBool::new(true);
+
+/// The flusher thread, once started.
+static FLUSHER: std::sync::OnceLock<Option<std::thread::Thread>> = std::sync::OnceLock::new();
+
 struct Sink {
     buf: String,
     output: Output,
@@ -67,6 +89,8 @@ struct Ids {
     tenant_id: String,
     /// Empty when the invocation is not sampled.
     trace_id: String,
+    /// The invocation's deadline, in milliseconds since the epoch.
+    deadline_ms: u64,
     /// The metrics it recorded, written as EMF documents with its lines.
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::Pending,
@@ -92,6 +116,7 @@ impl Sink {
         if self.buf.is_empty() {
             return;
         }
+        WRITES.fetch_add(1, Ordering::Relaxed);
         // Nowhere to report a failed write to: the log is what failed.
         let _ = match self.output {
             Output::Stdout => {
@@ -200,7 +225,75 @@ pub(crate) fn emit(level: Level, message: &str, fields: &Fields) {
     if !in_invocation || sink.buf.len() >= BOUND {
         sink.write_out();
     } else {
-        PENDING.store(true, Ordering::Release);
+        PENDING.store(true, Ordering::SeqCst);
+        if FLUSHER_IDLE.load(Ordering::SeqCst) {
+            wake_flusher();
+        }
+    }
+}
+
+/// Starts the flusher, or wakes it from its park.
+#[cold]
+fn wake_flusher() {
+    if !FLUSHER_IDLE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let flusher = FLUSHER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("lamina-log-flush".to_owned())
+            .spawn(run_flusher)
+            .map(|handle| handle.thread().clone())
+            .ok()
+    });
+    // Without a thread to be had, lines wait for their invocation's end, as they always could.
+    if let Some(thread) = flusher {
+        thread.unpark();
+    }
+}
+
+/// The flusher's loop: see the module's documentation.
+fn run_flusher() {
+    let mut idle = 0;
+    let mut waiting_since: Option<u64> = None;
+    loop {
+        std::thread::park_timeout(TICK);
+        if !PENDING.load(Ordering::SeqCst) {
+            waiting_since = None;
+            idle += 1;
+            if idle >= IDLE_TICKS {
+                FLUSHER_IDLE.store(true, Ordering::SeqCst);
+                // A line buffered after the check above, but before `FLUSHER_IDLE` was set,
+                // saw the flusher awake and did not wake it: look once more before parking.
+                if PENDING.load(Ordering::SeqCst) {
+                    FLUSHER_IDLE.store(false, Ordering::SeqCst);
+                } else {
+                    std::thread::park();
+                }
+                idle = 0;
+            }
+            continue;
+        }
+        idle = 0;
+        let writes = WRITES.load(Ordering::Relaxed);
+        let waited_a_tick = waiting_since == Some(writes);
+        let mut sink = lock();
+        if waited_a_tick || sink.deadline_within(TICK) {
+            sink.write_out();
+            waiting_since = None;
+        } else {
+            waiting_since = Some(writes);
+        }
+    }
+}
+
+impl Sink {
+    /// Whether an invocation in flight reaches its deadline within `span` from now.
+    fn deadline_within(&self, span: Duration) -> bool {
+        let now_ms = crate::context::epoch_ms_now();
+        let span_ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
+        self.scopes
+            .iter()
+            .any(|ids| ids.active && ids.deadline_ms <= now_ms.saturating_add(span_ms))
     }
 }
 
@@ -258,6 +351,7 @@ impl Invocation {
         ids.request_id.push_str(context.request_id());
         ids.tenant_id.clear();
         ids.tenant_id.push_str(context.tenant_id().unwrap_or(""));
+        ids.deadline_ms = context.deadline_ms();
         ids.trace_id.clear();
         if let Some(root) = sampled_root(context) {
             root.push_to(&mut ids.trace_id);

@@ -337,6 +337,36 @@ fn an_invocations_lines_are_out_before_its_response_is_posted() {
 }
 
 #[test]
+fn a_long_invocations_lines_are_out_while_it_still_runs() {
+    let api = Emulator::start();
+    let function = Function::start(LOGGING, &api, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    // The handler logs, then blocks its thread for 4 s: a timeout or a kill in that time must
+    // not take its lines along, so they are out within a few ticks, long before it answers.
+    let id = api.enqueue(Event::json(r#"{"marker":"m-long","hang_ms":4000}"#));
+    let started = Instant::now();
+    let output = loop {
+        let output = function.output();
+        if output.contains("thread line") || started.elapsed() >= Duration::from_secs(3) {
+            break output;
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let seen_after = started.elapsed();
+    assert!(
+        api.outcomes(&id).is_empty(),
+        "the invocation ended already; the check proves nothing"
+    );
+    let lines = json_lines(&output);
+    assert_eq!(
+        with_marker(&lines, "m-long").len(),
+        5,
+        "the lines of a running invocation were still held back after {seen_after:?}:\n{output}"
+    );
+    assert!(seen_after < Duration::from_secs(1), "{seen_after:?}");
+    api.wait_outcome(&id, WAIT).expect("the outcome");
+}
+
+#[test]
 fn lines_from_many_threads_arrive_whole_past_the_buffer_bound() {
     let api = Emulator::start();
     let function = Function::start(LOGGING, &api, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);

@@ -3,7 +3,8 @@
 //!
 //! `{"threads": N, "lines": M}` also logs M lines from each of N threads at once;
 //! `{"panic": "..."}` panics after logging; `{"log_crate": true}` also logs through the `log`
-//! crate.
+//! crate; `{"hang_ms": N}` then blocks its thread for N ms before answering, as a handler stuck
+//! in a blocking call does.
 
 use lamina::{Context, Error};
 use serde_json::{Value, json};
@@ -64,6 +65,9 @@ async fn logging(event: Value, _ctx: Context) -> Result<Value, Error> {
 
     if let Some(message) = event["panic"].as_str() {
         panic!("{message}");
+    }
+    if let Some(ms) = event["hang_ms"].as_u64() {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     Ok(json!({ "logged": marker }))
 }

@@ -5,9 +5,16 @@
 //! So a function with a hook registers an internal extension that subscribes to no events
 //! (`POST /2020-01-01/extension/register`, then `GET …/extension/event/next` from a thread of its
 //! own, which never returns), during INIT. On `SIGTERM` (or `SIGINT`, which `cargo lambda watch`
-//! forwards on Ctrl-C) a thread of lamina's runs the hook on a tokio runtime of its own, for at
-//! most [`BUDGET`] (Lambda sends `SIGKILL` about 500 ms after `SIGTERM` when only internal
-//! extensions are registered), writes out the log lines waiting, and exits with status 0.
+//! forwards on Ctrl-C) a thread of lamina's lets the invocations in flight finish (for at most
+//! [`DRAIN`]; under Managed Instances several may be), runs the hook on a tokio runtime of its
+//! own for what is left of [`BUDGET`] (Lambda sends `SIGKILL` about 500 ms after `SIGTERM` when
+//! only internal extensions are registered), writes out the log lines waiting, and exits with
+//! status 0. An invocation still running after [`DRAIN`] is named in an error line: its outcome
+//! goes with the process.
+//!
+//! The signal handler chains to the one it replaced, so a listener the function set up before
+//! (`tokio::signal` in `init`, say) still hears the signal; one set up after chains to lamina's
+//! by itself, as `signal-hook`, under `tokio::signal`, does.
 //!
 //! A function without a hook registers nothing and installs no signal handler. The hook borrows
 //! the state from another thread, so the state must be `Sync`.
@@ -16,15 +23,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::runtime::config::RUNTIME_API;
 use crate::runtime::endpoint::Endpoint;
 use crate::runtime::http::{HttpClient, text};
 
-/// How long the hook may run after `SIGTERM`.
+/// How long shutting down may take after `SIGTERM`: the drain of invocations in flight, then the
+/// hook.
 pub const BUDGET: Duration = Duration::from_millis(400);
+
+/// How long, at most, the invocations in flight are waited for before the hook runs.
+pub const DRAIN: Duration = Duration::from_millis(200);
 
 /// The name the internal extension registers under.
 const EXTENSION_NAME: &str = "lamina-graceful-shutdown";
@@ -34,6 +45,15 @@ const ID_HEADER: &str = "Lambda-Extension-Identifier";
 
 /// The write end of the pipe the signal handler wakes the shutdown thread through.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+/// The signals lamina handles, and for each the handler it replaced (its address, `SIG_DFL` or
+/// `SIG_IGN`) and whether that one takes `siginfo` (`SA_SIGINFO`).
+const SIGNALS: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGINT];
+static REPLACED: [AtomicUsize; 2] = [
+    AtomicUsize::new(libc::SIG_DFL),
+    AtomicUsize::new(libc::SIG_DFL),
+];
+static REPLACED_TAKES_INFO: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
 /// The hook, ready to run: called once, on the shutdown thread.
 pub(crate) type RunHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -129,15 +149,20 @@ fn arm(hook: RunHook) -> Result<(), String> {
             run(hook);
         })
         .map_err(|e| e.to_string())?;
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed `sigaction` is valid; the handler only calls `write`, which is
-        // async-signal-safe.
+    for (slot, signal) in SIGNALS.into_iter().enumerate() {
+        // SAFETY: zeroed `sigaction`s are valid; the handler calls `write` and the handler it
+        // replaced, which was installed to be called from a signal handler.
         let installed = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            action.sa_flags = libc::SA_RESTART;
+            let mut replaced: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as OnSignal as usize;
+            action.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
+            let installed = libc::sigaction(signal, &action, &mut replaced);
+            REPLACED_TAKES_INFO[slot]
+                .store(replaced.sa_flags & libc::SA_SIGINFO != 0, Ordering::SeqCst);
+            REPLACED[slot].store(replaced.sa_sigaction, Ordering::SeqCst);
+            installed
         };
         if installed != 0 {
             return Err(format!(
@@ -149,11 +174,33 @@ fn arm(hook: RunHook) -> Result<(), String> {
     Ok(())
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
+type OnSignal = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut std::ffi::c_void);
+
+extern "C" fn on_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut std::ffi::c_void,
+) {
     let fd = SIGNAL_PIPE.load(Ordering::SeqCst);
     // SAFETY: one byte from a live buffer to the pipe; `write` is async-signal-safe. A full pipe
     // already holds a wake-up.
     unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    let Some(slot) = SIGNALS.iter().position(|&s| s == signal) else {
+        return;
+    };
+    let replaced = REPLACED[slot].load(Ordering::SeqCst);
+    if replaced == libc::SIG_DFL || replaced == libc::SIG_IGN {
+        return;
+    }
+    // SAFETY: `replaced` is the handler `sigaction` returned for this signal, called the way its
+    // flags say it expects.
+    unsafe {
+        if REPLACED_TAKES_INFO[slot].load(Ordering::SeqCst) {
+            std::mem::transmute::<usize, OnSignal>(replaced)(signal, info, context);
+        } else {
+            std::mem::transmute::<usize, extern "C" fn(libc::c_int)>(replaced)(signal);
+        }
+    }
 }
 
 /// Blocks until the signal handler writes to the pipe.
@@ -172,15 +219,19 @@ fn wait_for_signal(read_end: i32) {
     }
 }
 
-/// Runs the hook within the budget, writes out the logs, and ends the process.
+/// Lets the invocations in flight finish, runs the hook within what is left of the budget,
+/// writes out the logs, and ends the process.
 fn run(hook: RunHook) -> ! {
+    let signalled = Instant::now();
+    drain(signalled + DRAIN);
     tracing::info!("shutting down: running the shutdown hook");
+    let budget = BUDGET.saturating_sub(signalled.elapsed());
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => {
-            let finished = runtime.block_on(async { tokio::time::timeout(BUDGET, hook()).await });
+            let finished = runtime.block_on(async { tokio::time::timeout(budget, hook()).await });
             if finished.is_err() {
                 tracing::warn!(
                     "the shutdown hook did not finish within {} ms; exiting without it",
@@ -193,4 +244,30 @@ fn run(hook: RunHook) -> ! {
     }
     crate::logging::flush();
     std::process::exit(0)
+}
+
+/// Waits until no invocation is in flight, or `until`; names those still running then.
+fn drain(until: Instant) {
+    let mut running = crate::logging::running_request_ids();
+    if running.is_empty() {
+        return;
+    }
+    tracing::info!(
+        "shutting down: waiting up to {} ms for {} invocation(s) in flight",
+        DRAIN.as_millis(),
+        running.len()
+    );
+    while !running.is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+        running = crate::logging::running_request_ids();
+    }
+    if !running.is_empty() {
+        tracing::error!(
+            "shutting down with {} invocation(s) still running after {} ms, whose outcomes end \
+             with the process: {}",
+            running.len(),
+            DRAIN.as_millis(),
+            running.join(", ")
+        );
+    }
 }

@@ -94,6 +94,7 @@ pub(crate) use line::quoted_into as quoted_json_into;
 pub(crate) use sink::Invocation;
 #[cfg(feature = "metrics")]
 pub(crate) use sink::record_metrics;
+pub(crate) use sink::running_request_ids;
 
 use line::Format;
 use subscriber::LaminaSubscriber;

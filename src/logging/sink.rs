@@ -297,6 +297,17 @@ impl Sink {
     }
 }
 
+/// The request ids of the invocations in flight in this process (this copy of lamina's): each
+/// thread's outermost [`Invocation`] scope that is alive. Empty without taking the lock when none.
+pub(crate) fn running_request_ids() -> Vec<String> {
+    if ACTIVE.load(Ordering::Acquire) == 0 {
+        return Vec::new();
+    }
+    let sink = lock();
+    let running = sink.scopes.iter().filter(|ids| ids.active);
+    running.map(|ids| ids.request_id.clone()).collect()
+}
+
 /// Writes out the lines buffered so far.
 pub(crate) fn flush() {
     if PENDING.load(Ordering::Acquire) {

@@ -100,6 +100,101 @@ fn a_hook_past_its_budget_is_cut_off_and_the_process_still_exits_zero() {
 }
 
 #[test]
+fn an_invocation_in_flight_at_sigterm_is_answered_before_the_hook_and_the_exit() {
+    let api = Emulator::start();
+    let marker = marker("drain-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
+    );
+    api.invoke(Event::json("{}"));
+    let id = api.enqueue(Event::json(r#"{"sleep_ms":150}"#));
+    wait_until_delivered(&api, &id);
+    function.terminate();
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(0), "{}", function.output());
+    let outcome = api.wait_outcome(&id, Duration::ZERO).unwrap_or_else(|| {
+        panic!(
+            "the invocation in flight lost its outcome:\n{}",
+            function.output()
+        )
+    });
+    assert_eq!(json(&outcome), serde_json::json!(2));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "served 2");
+    let _ = std::fs::remove_file(marker);
+}
+
+#[test]
+fn an_invocation_still_running_past_the_drain_is_named_and_the_hook_still_runs() {
+    let api = Emulator::start();
+    let marker = marker("stuck-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
+    );
+    let id = api.enqueue(Event::json(r#"{"sleep_ms":30000}"#));
+    wait_until_delivered(&api, &id);
+    let sent = Instant::now();
+    function.terminate();
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    let output = function.output();
+    assert!(
+        output.contains(&format!(
+            "shutting down with 1 invocation(s) still running after 200 ms, whose outcomes end \
+             with the process: {id}"
+        )),
+        "{output}"
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "served 0");
+    let _ = std::fs::remove_file(marker);
+}
+
+#[test]
+fn a_signal_listener_set_up_in_init_still_hears_sigterm() {
+    let api = Emulator::start();
+    let marker = marker("listener-marker");
+    let mut function = Function::start(
+        SHUTDOWN,
+        &api,
+        &[
+            ("SHUTDOWN_MARKER", marker.to_str().unwrap()),
+            ("SHUTDOWN_LISTEN", "1"),
+        ],
+    );
+    api.invoke(Event::json("{}"));
+    function.terminate();
+    let status = function.expect_exit();
+    assert_eq!(status.code(), Some(0), "{}", function.output());
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "served 1, listener heard",
+        "{}",
+        function.output()
+    );
+    let _ = std::fs::remove_file(marker);
+}
+
+/// Waits, bounded, until the function has received the invocation `id`.
+fn wait_until_delivered(api: &Emulator, id: &str) {
+    let until = Instant::now() + WAIT;
+    while api.deliveries(id) == 0 {
+        assert!(
+            Instant::now() < until,
+            "invocation {id} was never delivered"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
 fn without_a_hook_nothing_is_registered() {
     let api = Emulator::start();
     let _function = Function::start(ECHO, &api, &[]);

@@ -35,6 +35,8 @@
 
 pub mod abi;
 #[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
+mod aws_credentials;
+#[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
 mod aws_env;
 pub mod cache;
 #[cfg(feature = "compat")]

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 pub use crate::aws_env::ConfigError;
@@ -76,7 +76,9 @@ impl DynamoDbStore {
 
     /// Records in `table`, with a client configured from the environment as Lambda sets it: the
     /// region (`AWS_REGION`), the credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_SESSION_TOKEN`), and an endpoint override from `AWS_ENDPOINT_URL_DYNAMODB` or
+    /// `AWS_SESSION_TOKEN`; without them, the container credentials endpoint in
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN`, fetched again
+    /// before they expire), and an endpoint override from `AWS_ENDPOINT_URL_DYNAMODB` or
     /// `AWS_ENDPOINT_URL`. Each call is bounded by 5 seconds.
     ///
     /// # Errors
@@ -90,17 +92,10 @@ impl DynamoDbStore {
         table: impl Into<String>,
     ) -> Result<DynamoDbStore, ConfigError> {
         let env = crate::aws_env::read(var, "AWS_ENDPOINT_URL_DYNAMODB")?;
-        let credentials = Credentials::new(
-            env.access_key_id,
-            env.secret_access_key,
-            env.session_token,
-            None,
-            "lamina-env",
-        );
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(env.region))
-            .credentials_provider(credentials)
+            .credentials_provider(crate::aws_credentials::provider(env.credentials))
             .timeout_config(TimeoutConfig::builder().operation_timeout(TIMEOUT).build());
         if let Some(url) = env.endpoint {
             config = config.endpoint_url(url);

@@ -408,3 +408,173 @@ fn the_environment_must_name_a_region_and_credentials() {
     let err = DynamoDbStore::from_lookup(region_only, TABLE).unwrap_err();
     assert_eq!(err, ConfigError::MissingCredentials);
 }
+
+/// A container credentials endpoint on 127.0.0.1, as Lambda and ECS serve one: answers each
+/// `GET` with fresh keys expiring `expires_in` from now (or `500` when `expires_in` is zero),
+/// and counts the fetches and the `Authorization` headers they carried.
+struct CredentialsEndpoint {
+    url: String,
+    fetches: Arc<std::sync::Mutex<Vec<String>>>,
+    expires_in: Arc<AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CredentialsEndpoint {
+    fn start() -> CredentialsEndpoint {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!(
+            "http://{}/v2/credentials/abc",
+            listener.local_addr().unwrap()
+        );
+        let fetches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let expires_in = Arc::new(AtomicU64::new(3600));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, expiry, stopped) = (fetches.clone(), expires_in.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // Bounded: the test drops the endpoint, or a minute passes.
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut authorization = String::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some(value) = line.strip_prefix("Authorization: ") {
+                        authorization = value.trim().to_owned();
+                    }
+                    line.clear();
+                }
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(authorization);
+                    seen.len()
+                };
+                let secs = expiry.load(Ordering::SeqCst);
+                let (status, body) = if secs == 0 {
+                    ("500 Internal Server Error", "role not found".to_owned())
+                } else {
+                    let at = std::time::SystemTime::now() + Duration::from_secs(secs);
+                    let at = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                    let (days, rest) = (at / 86_400, at % 86_400);
+                    let (y, m, d) = civil_from_days(days as i64);
+                    let expiration = format!(
+                        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                        rest / 3600,
+                        rest / 60 % 60,
+                        rest % 60
+                    );
+                    (
+                        "200 OK",
+                        format!(
+                            r#"{{"AccessKeyId":"AKID{n}","SecretAccessKey":"secret{n}","Token":"token{n}","Expiration":"{expiration}","RoleArn":"arn:aws:iam::123456789012:role/fn"}}"#
+                        ),
+                    )
+                };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        CredentialsEndpoint {
+            url,
+            fetches,
+            expires_in,
+            stop,
+        }
+    }
+
+    fn fetches(&self) -> Vec<String> {
+        self.fetches.lock().unwrap().clone()
+    }
+
+    /// A store whose client takes its credentials from this endpoint, against `moto`.
+    fn store(&self, moto: &Moto) -> DynamoDbStore {
+        let env = |key: &str| {
+            Some(match key {
+                "AWS_REGION" => "us-east-1".to_owned(),
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI" => self.url.clone(),
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN" => "endpoint-token-7".to_owned(),
+                "AWS_ENDPOINT_URL_DYNAMODB" => moto.url().to_owned(),
+                _ => return None,
+            })
+        };
+        DynamoDbStore::from_lookup(env, TABLE).unwrap()
+    }
+}
+
+impl Drop for CredentialsEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[test]
+fn container_credentials_are_fetched_and_fetched_again_near_their_expiry() {
+    let moto = Moto::start();
+    let endpoint = CredentialsEndpoint::start();
+    runtime().block_on(async {
+        let _ = table(&moto).await;
+        let record = |key: &str| Record {
+            key: key.to_owned(),
+            status: Status::InProgress,
+            expires_at: T0 / 1000 + 3600,
+            in_progress_until_ms: Some(T0 + 30_000),
+            response: None,
+            validation: None,
+            attempt: Some("a".to_owned()),
+        };
+        // Keys good for an hour: fetched once, then the SDK's cache serves every call.
+        let store = endpoint.store(&moto);
+        for key in ["charge#1", "charge#2", "charge#3"] {
+            assert_eq!(store.begin(&record(key), T0).await.unwrap(), None);
+        }
+        assert_eq!(endpoint.fetches().len(), 1);
+
+        // Keys that expire in 5 s are inside the SDK's refresh window: fetched again each call.
+        endpoint.expires_in.store(5, Ordering::SeqCst);
+        let store = endpoint.store(&moto);
+        for key in ["charge#4", "charge#5"] {
+            assert_eq!(store.begin(&record(key), T0).await.unwrap(), None);
+        }
+        assert_eq!(endpoint.fetches().len(), 3, "fetched again near the expiry");
+        assert!(
+            endpoint.fetches().iter().all(|a| a == "endpoint-token-7"),
+            "{:?}",
+            endpoint.fetches()
+        );
+
+        // An endpoint that fails is a store error that names it.
+        endpoint.expires_in.store(0, Ordering::SeqCst);
+        let err = store.begin(&record("charge#6"), T0).await.unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(
+            chain.contains(&format!(
+                "the container credentials endpoint {} answered 500: role not found",
+                endpoint.url
+            )),
+            "{chain}"
+        );
+    });
+}

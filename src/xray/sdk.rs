@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use aws_sdk_xray::Client;
 use aws_sdk_xray::config::timeout::TimeoutConfig;
-use aws_sdk_xray::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_xray::config::{BehaviorVersion, Region};
 
 use super::emitter::PROTOCOL_HEADER;
 
@@ -126,9 +126,10 @@ impl SdkExporter {
 
     /// An exporter configured from the environment as Lambda sets it: the region from
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`), credentials from `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and an endpoint override from
-    /// `AWS_ENDPOINT_URL_XRAY` or `AWS_ENDPOINT_URL` when set. Reads the environment only: no
-    /// profile files, no instance metadata.
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (without them, from the container
+    /// credentials endpoint in `AWS_CONTAINER_CREDENTIALS_FULL_URI`, fetched again before they
+    /// expire), and an endpoint override from `AWS_ENDPOINT_URL_XRAY` or `AWS_ENDPOINT_URL` when
+    /// set. No profile files, no instance metadata.
     ///
     /// # Errors
     /// [`ConfigError`] when the region or the credentials are missing.
@@ -138,17 +139,10 @@ impl SdkExporter {
 
     pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = crate::aws_env::read(var, "AWS_ENDPOINT_URL_XRAY")?;
-        let credentials = Credentials::new(
-            env.access_key_id,
-            env.secret_access_key,
-            env.session_token,
-            None,
-            "lamina-env",
-        );
         let mut config = aws_sdk_xray::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(env.region))
-            .credentials_provider(credentials)
+            .credentials_provider(crate::aws_credentials::provider(env.credentials))
             .timeout_config(TimeoutConfig::builder().operation_timeout(TIMEOUT).build());
         if let Some(url) = env.endpoint {
             config = config.endpoint_url(url);

@@ -85,9 +85,9 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
             }
         }
         Ok((function, handler)) if handler.streams() => {
-            invoke_loop::<_, true>(&mut api, &function, handler)
+            serve_one::<_, true>(api, &function, handler, 0)
         }
-        Ok((function, handler)) => invoke_loop::<_, false>(&mut api, &function, handler),
+        Ok((function, handler)) => serve_one::<_, false>(api, &function, handler, 0),
         Err(err) => {
             let err = err.into_init_error();
             tracing::error!(
@@ -111,7 +111,7 @@ fn serve<H: Handler>(address: &str, init: impl FnOnce() -> Result<H, Error>) -> 
 /// Serves up to `function.max_concurrency` invocations at once: this thread and one worker
 /// thread per forked handler, each with its own connection.
 fn serve_concurrently<H: Handler, const STREAMS: bool>(
-    mut api: RuntimeApi,
+    api: RuntimeApi,
     function: &Arc<FunctionConfig>,
     handler: H,
 ) -> ExitCode {
@@ -131,12 +131,12 @@ fn serve_concurrently<H: Handler, const STREAMS: bool>(
                 };
                 let _ = ready.send(Ok(true));
                 drop(ready);
-                let mut api = RuntimeApi::new(endpoint);
                 // A worker's loop ends only on a fatal Runtime API error (a `5xx`: the documented
                 // "non-recoverable state"), which is the whole environment's: end the process
                 // with it, as the single loop does, instead of serving on with a slot fewer
                 // while the main thread waits in `/next`.
-                let code = invoke_loop::<_, STREAMS>(&mut api, &function, handler);
+                let code =
+                    serve_one::<_, STREAMS>(RuntimeApi::new(endpoint), &function, handler, index);
                 logging::flush();
                 exit_process(code);
             });
@@ -172,7 +172,56 @@ fn serve_concurrently<H: Handler, const STREAMS: bool>(
     }
     // Returned only on a fatal error; the workers, parked in `/next`, end with the process
     // (joining them would wait for ever).
-    invoke_loop::<_, STREAMS>(&mut api, function, handler)
+    serve_one::<_, STREAMS>(api, function, handler, 0)
+}
+
+/// How soon after its restart a loop may panic again before the process gives up on it.
+const RESTART_WINDOW: Duration = Duration::from_secs(1);
+
+/// Runs one thread's invoke loop (`worker` 0 is the main thread's), and runs it again, on a new
+/// connection, when it panics outside any handler (a handler's panics are caught and reported as
+/// its invocation's error, and never get here): the panic is logged, and the thread keeps its
+/// slot instead of leaving the function with one fewer. A loop that panics again within
+/// [`RESTART_WINDOW`] of its restart is broken for good: the process ends with a failure.
+fn serve_one<H: Handler, const STREAMS: bool>(
+    api: RuntimeApi,
+    function: &Arc<FunctionConfig>,
+    mut handler: H,
+    worker: u32,
+) -> ExitCode {
+    let endpoint = api.endpoint().clone();
+    let mut api = Some(api);
+    supervised(worker, || {
+        let mut api = api.take().unwrap_or_else(|| RuntimeApi::new(endpoint.clone()));
+        invoke_loop::<_, STREAMS>(&mut api, function, &mut handler)
+    })
+}
+
+/// Calls `serve` until it returns, again after each panic, unless two come within
+/// [`RESTART_WINDOW`].
+fn supervised(worker: u32, mut serve: impl FnMut() -> ExitCode) -> ExitCode {
+    let mut restarted: Option<std::time::Instant> = None;
+    loop {
+        let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut serve)) {
+            Ok(code) => return code,
+            Err(payload) => payload,
+        };
+        let message = panic::payload_text(&*payload);
+        if restarted.is_some_and(|at| at.elapsed() < RESTART_WINDOW) {
+            tracing::error!(
+                worker,
+                "the invoke loop panicked again within {} ms of its restart ({message}); exiting",
+                RESTART_WINDOW.as_millis()
+            );
+            return ExitCode::FAILURE;
+        }
+        tracing::error!(
+            worker,
+            "the invoke loop panicked outside any handler ({message}); an invocation it had \
+             received, if any, gets no outcome; serving on, on a new connection"
+        );
+        restarted = Some(std::time::Instant::now());
+    }
 }
 
 /// Ends the process from a worker thread with the code its loop returned.
@@ -185,7 +234,7 @@ fn exit_process(code: ExitCode) -> ! {
 fn invoke_loop<H: Handler, const STREAMS: bool>(
     api: &mut RuntimeApi,
     function: &Arc<FunctionConfig>,
-    mut handler: H,
+    handler: &mut H,
 ) -> ExitCode {
     let mut response = Vec::with_capacity(RESPONSE_START);
     loop {
@@ -338,4 +387,32 @@ fn finish(
 fn fatal(err: ApiError) -> ExitCode {
     tracing::error!("{}; exiting", Error::RuntimeApi(err).message());
     ExitCode::FAILURE
+}
+
+#[cfg(all(test, panic = "unwind"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_that_panics_outside_a_handler_is_run_again() {
+        let mut runs = 0;
+        let code = supervised(3, || {
+            runs += 1;
+            if runs == 1 {
+                panic!("a bug in the loop");
+            }
+            ExitCode::from(7)
+        });
+        assert_eq!((runs, code), (2, ExitCode::from(7)));
+    }
+
+    #[test]
+    fn a_loop_that_panics_again_right_after_its_restart_ends_the_process() {
+        let mut runs = 0;
+        let code = supervised(1, || {
+            runs += 1;
+            panic!("broken for good");
+        });
+        assert_eq!((runs, code), (2, ExitCode::FAILURE));
+    }
 }

@@ -435,7 +435,7 @@ fn describe(info: &PanicHookInfo<'_>) -> String {
     }
 }
 
-fn payload_text(payload: &(dyn Any + Send)) -> &str {
+pub(crate) fn payload_text(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {

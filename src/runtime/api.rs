@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::context::{Context, HeaderFault};
 use crate::error::{ApiError, ApiErrorKind, Error, write_diagnostic};
@@ -177,14 +177,15 @@ impl RuntimeApi {
     }
 
     /// Sends the next pieces of the streamed response, one chunk each, in one write where the
-    /// socket takes them.
+    /// socket takes them; a write the Runtime API takes nothing of gives up at `until`.
     ///
     /// # Errors
-    /// The Runtime API closed the stream (the caller went away, or the invocation ended).
-    pub(crate) fn stream_chunks(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
+    /// The Runtime API closed the stream (the caller went away, or the invocation ended), or
+    /// stopped reading it until `until`.
+    pub(crate) fn stream_chunks(&mut self, pieces: &[&[u8]], until: Instant) -> io::Result<()> {
         pieces
             .chunks(crate::runtime::http::MAX_PIECES)
-            .try_for_each(|batch| self.http.write_chunks(batch))
+            .try_for_each(|batch| self.http.write_chunks(batch, until))
     }
 
     /// Ends the streamed response: cleanly, or with `error` in the trailers the head declared.

@@ -9,7 +9,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::runtime::endpoint::Endpoint;
 
@@ -243,9 +243,13 @@ impl<T: Transport> HttpClient<T> {
     /// in as few `writev` calls as the socket takes them in. Empty pieces send nothing (an empty
     /// chunk would end the body); at most [`MAX_PIECES`] at a time.
     ///
+    /// A write the peer takes nothing of waits until `until` at the latest, and then fails with
+    /// `TimedOut` (on a real socket; a scripted transport blocks as it likes).
+    ///
     /// # Errors
-    /// The write failed: the peer has gone, and the connection is dropped.
-    pub(crate) fn write_chunks(&mut self, pieces: &[&[u8]]) -> io::Result<()> {
+    /// The write failed or timed out: the peer has gone or stopped reading, and the connection
+    /// is dropped.
+    pub(crate) fn write_chunks(&mut self, pieces: &[&[u8]], until: Instant) -> io::Result<()> {
         assert!(
             pieces.len() <= MAX_PIECES,
             "at most {MAX_PIECES} pieces a write"
@@ -269,7 +273,15 @@ impl<T: Transport> HttpClient<T> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        write_all_slices(stream, &mut slices[..count]).inspect_err(|_| self.stream = None)
+        let written = match stream.socket() {
+            Some(socket) => write_all_slices(&mut slices[..count], |vectors| {
+                send_before(socket, vectors, until)
+            }),
+            None => write_all_slices(&mut slices[..count], |vectors| {
+                stream.write_vectored(vectors)
+            }),
+        };
+        written.inspect_err(|_| self.stream = None)
     }
 
     /// Ends the chunked body with `trailers` and reads the response.
@@ -793,7 +805,10 @@ fn chunk_size_line(len: usize, line: &mut [u8; 18]) -> usize {
 }
 
 /// Writes every byte of `slices`, in order, with as few `writev` calls as the socket allows.
-fn write_all_slices(stream: &mut impl Write, slices: &mut [&[u8]]) -> io::Result<()> {
+fn write_all_slices(
+    slices: &mut [&[u8]],
+    mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+) -> io::Result<()> {
     const AT_ONCE: usize = 3 * MAX_PIECES;
     let mut first = 0;
     while first < slices.len() {
@@ -804,7 +819,7 @@ fn write_all_slices(stream: &mut impl Write, slices: &mut [&[u8]]) -> io::Result
         let vectors: [IoSlice<'_>; AT_ONCE] = std::array::from_fn(|i| {
             IoSlice::new(slices.get(first + i).copied().unwrap_or_default())
         });
-        let mut n = match stream.write_vectored(&vectors[..(slices.len() - first).min(AT_ONCE)]) {
+        let mut n = match write(&vectors[..(slices.len() - first).min(AT_ONCE)]) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             written => written?,
         };
@@ -821,6 +836,45 @@ fn write_all_slices(stream: &mut impl Write, slices: &mut [&[u8]]) -> io::Result
         }
     }
     Ok(())
+}
+
+/// One `sendmsg` of `vectors` that does not block: when the socket's buffer is full it waits for
+/// room until `until`, then fails with `TimedOut`. The socket stays in blocking mode for every
+/// other use.
+#[allow(unsafe_code)]
+fn send_before(socket: RawFd, vectors: &[IoSlice<'_>], until: Instant) -> io::Result<usize> {
+    loop {
+        // SAFETY: a zeroed `msghdr` is valid; `IoSlice` is ABI-compatible with `iovec` on Unix,
+        // and the slices outlive the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = vectors.as_ptr() as *mut libc::iovec;
+        message.msg_iovlen = vectors.len() as _;
+        // SAFETY: `socket` is the open connection; `message` describes live buffers.
+        let n = unsafe { libc::sendmsg(socket, &message, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::WouldBlock {
+            return Err(err);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the Runtime API took no more of the stream until shortly before the deadline: \
+                 the caller stopped reading",
+            ));
+        }
+        let mut poll = libc::pollfd {
+            fd: socket,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let wait_ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid `pollfd`. Its outcome is the next `sendmsg`'s to find out.
+        unsafe { libc::poll(&mut poll, 1, wait_ms) };
+    }
 }
 
 fn is_connection_failure(err: &io::Error) -> bool {
@@ -891,6 +945,47 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::thread;
+
+    /// A time no write in these tests reaches.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    #[test]
+    fn a_stream_the_peer_stops_reading_gives_up_at_its_time_without_a_socket_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        // Accepts, then reads nothing until the test is done (or 10 s have passed).
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let server = thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let _ = finished.recv_timeout(Duration::from_secs(10));
+            drop(conn);
+        });
+        let mut client = HttpClient::<TcpStream>::new(endpoint, None);
+        client.start_chunked("POST", "/s", &[]).unwrap();
+        let chunk = vec![b'x'; 256 * 1024];
+        let started = Instant::now();
+        let until = started + Duration::from_millis(300);
+        let err = (0..1000)
+            .find_map(|_| client.write_chunks(&[&chunk], until).err())
+            .expect("the socket's buffers fill long before 256 MB");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            err.to_string().contains("the caller stopped reading"),
+            "{err}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        assert!(
+            client.write_chunks(&[b"more"], far()).is_err(),
+            "the connection is dropped"
+        );
+        server.join().unwrap();
+    }
 
     /// Serves each scripted reply on one accepted connection, after reading one request head.
     fn serve(replies: Vec<Vec<u8>>) -> (Endpoint, thread::JoinHandle<Vec<Vec<u8>>>) {
@@ -1143,10 +1238,10 @@ mod tests {
         client
             .start_chunked("POST", "/s", &[("X-Mode", "streaming")])
             .unwrap();
-        client.write_chunks(&[b"abc"]).unwrap();
-        client.write_chunks(&[b""]).unwrap();
+        client.write_chunks(&[b"abc"], far()).unwrap();
+        client.write_chunks(&[b""], far()).unwrap();
         client
-            .write_chunks(&[&[b'z'; 300], b"", b"0123456789abcdef"])
+            .write_chunks(&[&[b'z'; 300], b"", b"0123456789abcdef"], far())
             .unwrap();
         let r = client.finish_chunked(&[("X-Error", "none")]).unwrap();
         assert_eq!((r.status, r.body), (202, &b"ok"[..]));
@@ -1194,7 +1289,7 @@ mod tests {
         );
         thread::sleep(Duration::from_millis(50));
         client.start_chunked("POST", "/s", &[]).unwrap();
-        client.write_chunks(&[b"data"]).unwrap();
+        client.write_chunks(&[b"data"], far()).unwrap();
         assert_eq!(client.finish_chunked(&[]).unwrap().status, 202);
         let request = String::from_utf8(server.join().unwrap()).unwrap();
         assert!(request.ends_with("4\r\ndata\r\n0\r\n\r\n"), "{request}");

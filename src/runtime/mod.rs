@@ -192,7 +192,9 @@ fn serve_one<H: Handler, const STREAMS: bool>(
     let endpoint = api.endpoint().clone();
     let mut api = Some(api);
     supervised(worker, || {
-        let mut api = api.take().unwrap_or_else(|| RuntimeApi::new(endpoint.clone()));
+        let mut api = api
+            .take()
+            .unwrap_or_else(|| RuntimeApi::new(endpoint.clone()));
         invoke_loop::<_, STREAMS>(&mut api, function, &mut handler)
     })
 }

@@ -11,6 +11,9 @@ use crate::error::{ApiError, Error};
 use crate::handler::StreamTarget;
 use crate::logging;
 
+/// How long before the deadline a stream write that makes no progress gives up.
+const WRITE_MARGIN: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The Runtime API side of a streamed response, for one invocation.
 pub(super) struct ApiStream<'a> {
     api: &'a mut RuntimeApi,
@@ -67,7 +70,14 @@ impl StreamTarget for ApiStream<'_> {
         let StreamState::Open { bytes } = self.state else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        match self.api.stream_chunks(pieces) {
+        // A caller that stops reading must not hold the thread (and the handler's runtime, and
+        // with it the deadline guard) past the invocation's time: the write gives up shortly
+        // before the deadline, and the stream is broken off.
+        let left = self.context.remaining().saturating_sub(WRITE_MARGIN);
+        match self
+            .api
+            .stream_chunks(pieces, std::time::Instant::now() + left)
+        {
             Ok(()) => {
                 let written: usize = pieces.iter().map(|p| p.len()).sum();
                 self.state = StreamState::Open {

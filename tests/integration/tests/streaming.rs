@@ -287,6 +287,33 @@ fn the_handler_learns_when_the_caller_goes_away() {
 }
 
 #[test]
+fn a_caller_that_stops_reading_breaks_the_stream_off_before_the_deadline() {
+    let api = Emulator::start();
+    // One byte a second: once the socket's buffers are full, nothing more goes for good.
+    api.set_stream_rate(Some(1));
+    let function = Function::start(BYTES, &api, &[]);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let deadline = now_ms + 2_000;
+    let started = std::time::Instant::now();
+    api.enqueue(ask("until_closed", 0).header("Lambda-Runtime-Deadline-Ms", &deadline.to_string()));
+    let output = function.wait_output("the caller stopped reading");
+    let took = started.elapsed();
+    assert!(
+        output.contains("the caller stopped reading"),
+        "the write still blocks:\n{output}"
+    );
+    // Given up 200 ms before the 2 s deadline (and not long after it).
+    assert!(took >= Duration::from_millis(1_700), "{took:?}");
+    assert!(took < Duration::from_millis(4_000), "{took:?}");
+    // The thread is free again: the next invocation is served.
+    api.set_stream_rate(None);
+    assert_eq!(api.invoke(ask("count", 7)).streamed().length, 7);
+}
+
+#[test]
 fn a_slow_reader_holds_the_producer_back() {
     const TOTAL: u64 = 20 << 20;
     const RATE: u64 = 5 << 20;

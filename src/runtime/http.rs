@@ -984,6 +984,7 @@ mod tests {
             client.write_chunks(&[b"more"], far()).is_err(),
             "the connection is dropped"
         );
+        drop(done);
         server.join().unwrap();
     }
 

@@ -361,7 +361,17 @@ fn build(
             )
         }
     };
-    let path = uri::escape_raw(path, Part::Path);
+    // HTTP APIs hand the path decoded (`rawPath` too, despite its name; payload 1.0's `path`
+    // likewise): a `%` in it is the client's own, and escaping it keeps the app from decoding
+    // the client's `%252e` once more, into a `.` that API Gateway's routes never saw. The other
+    // sources hand the path as the client sent it, so its escapes stand.
+    let path_is_decoded = source == Source::ApiGatewayHttp
+        || (source == Source::ApiGatewayRest && text(&event.version) == Some("1.0"));
+    let path = if path_is_decoded {
+        uri::escape_decoded_path(path)
+    } else {
+        uri::escape_raw(path, Part::Path)
+    };
 
     let query = match source {
         Source::ApiGatewayHttp | Source::FunctionUrl => text(&event.raw_query_string)

@@ -246,3 +246,56 @@ fn a_host_header_never_changes_the_routed_path() {
         "https://abc.execute-api.eu-west-1.amazonaws.com/public/page"
     );
 }
+
+/// The URI path a handler gets from `fixture` with its path fields set to `path`.
+fn uri_path_with(fixture: &str, fields: &[&str], path: &str, version: Option<&str>) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(fixture).unwrap();
+    for field in fields {
+        let mut at = &mut event;
+        for name in field.split('.') {
+            at = &mut at[name];
+        }
+        *at = serde_json::Value::from(path);
+    }
+    if let Some(version) = version {
+        event["version"] = version.into();
+    }
+    let (req, _) = request(&event.to_string(), &CLIENT);
+    req.uri().path().to_owned()
+}
+
+#[test]
+fn each_source_path_is_decoded_exactly_once_by_the_app() {
+    // As sent: the client's `%252e` stays one escape deep, as its own path parameters show it.
+    let sent = "/files/a%252e%252e%252fb";
+    let rest = uri_path_with(
+        fixture!("rest-stage.json"),
+        &["path", "requestContext.path"],
+        sent,
+        None,
+    );
+    assert_eq!(rest, sent, "REST API");
+    let url = uri_path_with(fixture!("function-url.json"), &["rawPath"], sent, None);
+    assert_eq!(url, sent, "Function URL");
+    let alb = uri_path_with(fixture!("alb-single.json"), &["path"], sent, None);
+    assert_eq!(alb, sent, "ALB");
+    let lattice = uri_path_with(fixture!("lattice-v2.json"), &["path"], sent, None);
+    assert_eq!(lattice, sent, "VPC Lattice");
+    // Decoded by API Gateway: the same client path reaches an HTTP API as `%2e%2e%2f`, which the
+    // app must see as those characters, not as `../`.
+    let decoded = "/files/a%2e%2e%2fb";
+    let http = uri_path_with(
+        fixture!("http-api-default.json"),
+        &["rawPath"],
+        decoded,
+        None,
+    );
+    assert_eq!(http, sent, "HTTP API payload 2.0");
+    let http_v1 = uri_path_with(
+        fixture!("rest-stage.json"),
+        &["path", "requestContext.path"],
+        "/files/100%/a%2e b",
+        Some("1.0"),
+    );
+    assert_eq!(http_v1, "/files/100%25/a%252e%20b", "HTTP API payload 1.0");
+}

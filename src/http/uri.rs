@@ -1,13 +1,16 @@
 //! The request URI from an event's path and query: which part of the path the routes see, and
 //! escaping that neither decodes nor encodes anything twice.
 //!
-//! Sources disagree on encoding: an HTTP API's `rawPath` and `rawQueryString` and ALB's query
-//! values are as the client sent them; a REST API's `path`, path parameters and query values
-//! arrive decoded. The URI must hold each exactly once encoded, so that axum's `Path` and
-//! `Query` extractors decode them exactly once. Two escapes do that: [`escape_raw`] for text
-//! that may already hold `%XX` escapes (kept as they are; only what a URI cannot hold is
-//! escaped), and [`escape_component`] for a decoded value (everything but unreserved
-//! characters escaped).
+//! Sources disagree on encoding. As the client sent them: a REST API's `path`, a Function URL's
+//! `rawPath`, ALB's `path` and query, an HTTP API's `rawQueryString`. Decoded: an HTTP API's
+//! `rawPath` (despite its name; API Gateway decodes it twice, so a client's `%252F` arrives as
+//! `/`) and payload 1.0 `path`, a REST API's query values. (From requests sent through each
+//! source in 2026; VPC Lattice's path is taken as sent, unverified.) The URI must hold each
+//! exactly once encoded, so that axum's `Path` and `Query` extractors decode them exactly once,
+//! into what the source routed on. Three escapes do that: [`escape_raw`] for text that may
+//! already hold `%XX` escapes (kept as they are; only what a URI cannot hold is escaped),
+//! [`escape_decoded_path`] for a decoded path (a `%` escaped too), and [`escape_component`] for
+//! a decoded value (everything but unreserved characters escaped).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -69,6 +72,24 @@ pub(super) fn escape_raw(text: &str, part: Part) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
     for (i, &b) in bytes.iter().enumerate() {
         if keep(i) {
+            out.push(b as char);
+        } else {
+            push_escaped(&mut out, b);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A decoded path made a URI path: as [`escape_raw`], but every `%` is the path's own and is
+/// escaped, so that decoding the URI gives this path back and nothing more.
+pub(super) fn escape_decoded_path(text: &str) -> Cow<'_, str> {
+    let keep = |b: u8| allowed_raw(b) && b != b'?';
+    if text.bytes().all(keep) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for b in text.bytes() {
+        if keep(b) {
             out.push(b as char);
         } else {
             push_escaped(&mut out, b);

@@ -91,7 +91,11 @@ where
                 );
             })?;
         let call = (self.handler)(request, context.clone(), self.state);
-        if R::STREAMS && streaming::streams_to(source) && reply.stream.is_some() {
+        if R::STREAMS
+            && self.settings.streams
+            && streaming::streams_to(source)
+            && reply.stream.is_some()
+        {
             let settings = &self.settings;
             let streamed = stream(call, source, settings, context, reply);
             return self

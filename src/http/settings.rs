@@ -1,4 +1,4 @@
-//! The two choices an HTTP function makes in its configuration rather than its code.
+//! The choices an HTTP function makes in its configuration rather than its code.
 
 use crate::error::{ConfigError, Error};
 
@@ -11,16 +11,24 @@ pub(crate) enum PathStyle {
     Client,
 }
 
-/// `LAMINA_HTTP_PATH` and `LAMINA_HTTP_ERRORS`, read once in the INIT phase.
+/// `LAMINA_HTTP_PATH`, `LAMINA_HTTP_ERRORS` and `LAMINA_HTTP_STREAM`, read once in the INIT
+/// phase.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) path: PathStyle,
     /// A handler error answers `500` with a problem document instead of failing the invocation.
     pub(crate) errors_as_500: bool,
+    /// A `Streaming` response streams to the sources that can take a stream (Function URLs,
+    /// REST APIs). Off, it is answered whole everywhere: nothing in an event says whether the
+    /// Function URL is in `RESPONSE_STREAM` mode or the REST integration streams, and in the
+    /// default `BUFFERED` mode a stream's prelude and its eight NULs would reach the client as
+    /// the body.
+    pub(crate) streams: bool,
 }
 
 pub(crate) const PATH_VARIABLE: &str = "LAMINA_HTTP_PATH";
 pub(crate) const ERRORS_VARIABLE: &str = "LAMINA_HTTP_ERRORS";
+pub(crate) const STREAM_VARIABLE: &str = "LAMINA_HTTP_STREAM";
 
 impl Settings {
     /// Reads the settings from the environment.
@@ -32,10 +40,15 @@ impl Settings {
         Self::from_values(
             std::env::var(PATH_VARIABLE).ok().as_deref(),
             std::env::var(ERRORS_VARIABLE).ok().as_deref(),
+            std::env::var(STREAM_VARIABLE).ok().as_deref(),
         )
     }
 
-    fn from_values(path: Option<&str>, errors: Option<&str>) -> Result<Self, Error> {
+    fn from_values(
+        path: Option<&str>,
+        errors: Option<&str>,
+        stream: Option<&str>,
+    ) -> Result<Self, Error> {
         let path = match path.map(str::trim) {
             None | Some("" | "api") => PathStyle::Api,
             Some("client") => PathStyle::Client,
@@ -58,9 +71,21 @@ impl Settings {
                 )));
             }
         };
+        let streams = match stream.map(str::trim) {
+            None | Some("" | "on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(Error::Config(ConfigError::malformed(
+                    STREAM_VARIABLE,
+                    other,
+                    "`on` (a `Streaming` response streams to Function URLs and REST APIs, the default) or `off` (it is answered whole: for a Function URL in `BUFFERED` mode or a REST API without response streaming)",
+                )));
+            }
+        };
         Ok(Settings {
             path,
             errors_as_500,
+            streams,
         })
     }
 }
@@ -71,17 +96,19 @@ mod tests {
 
     #[test]
     fn defaults_and_choices() {
-        let default = Settings::from_values(None, None).unwrap();
+        let default = Settings::from_values(None, None, None).unwrap();
         assert_eq!(default.path, PathStyle::Api);
         assert!(!default.errors_as_500);
-        let chosen = Settings::from_values(Some("client"), Some("500")).unwrap();
+        assert!(default.streams);
+        let chosen = Settings::from_values(Some("client"), Some("500"), Some("off")).unwrap();
         assert_eq!(chosen.path, PathStyle::Client);
         assert!(chosen.errors_as_500);
+        assert!(!chosen.streams);
     }
 
     #[test]
     fn unknown_values_fail_init_naming_the_choices() {
-        let err = Settings::from_values(Some("stage"), None).unwrap_err();
+        let err = Settings::from_values(Some("stage"), None, None).unwrap_err();
         assert_eq!(err.error_type(), "Runtime.InvalidConfig");
         assert!(
             err.message().contains("LAMINA_HTTP_PATH"),
@@ -89,11 +116,18 @@ mod tests {
             err.message()
         );
         assert!(err.message().contains("`client`"), "{}", err.message());
-        let err = Settings::from_values(None, Some("502")).unwrap_err();
+        let err = Settings::from_values(None, Some("502"), None).unwrap_err();
         assert!(
             err.message().contains("LAMINA_HTTP_ERRORS"),
             "{}",
             err.message()
         );
+        let err = Settings::from_values(None, None, Some("buffered")).unwrap_err();
+        assert!(
+            err.message().contains("LAMINA_HTTP_STREAM"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().contains("`BUFFERED`"), "{}", err.message());
     }
 }

@@ -41,8 +41,10 @@ const PRELUDE_END: [u8; 8] = [0; 8];
 /// }
 /// ```
 ///
-/// A source that cannot stream (an HTTP API, ALB, VPC Lattice) gets the same response whole.
-/// A body error after the first byte ends the stream with the error in its trailers.
+/// A source that cannot stream (an HTTP API, ALB, VPC Lattice) gets the same response whole, and
+/// so does every source under `LAMINA_HTTP_STREAM=off`, for a Function URL in `BUFFERED` mode or
+/// a REST API without response streaming (nothing in the event tells them apart). A body error
+/// after the first byte ends the stream with the error in its trailers.
 #[derive(Debug)]
 pub struct Streaming<B>(pub http::Response<B>);
 

@@ -19,10 +19,12 @@ macro_rules! fixture {
 const API: Settings = Settings {
     path: PathStyle::Api,
     errors_as_500: false,
+    streams: true,
 };
 const CLIENT: Settings = Settings {
     path: PathStyle::Client,
     errors_as_500: false,
+    streams: true,
 };
 const TRACE: &str = "Root=1-6929f2ae-aaaaaaaaaaaaaaaaaaaaaaaa;Parent=bbbbbbbbbbbbbbbb;Sampled=1";
 

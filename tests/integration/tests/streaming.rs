@@ -409,6 +409,21 @@ fn a_rest_api_gets_multi_value_headers_in_its_prelude() {
 }
 
 #[test]
+fn with_streaming_off_a_function_url_in_buffered_mode_gets_the_response_whole() {
+    let api = Emulator::start();
+    let _function = Function::start(HTTP, &api, &[("LAMINA_HTTP_STREAM", "off")]);
+    let outcome = api.invoke(url_event("/events"));
+    // The whole response document a `BUFFERED` URL expects, not a prelude and eight NULs.
+    let document: Value = serde_json::from_slice(outcome.response()).unwrap();
+    assert_eq!(document["statusCode"], 200, "{document}");
+    assert_eq!(document["headers"]["content-type"], "text/event-stream");
+    assert_eq!(
+        document["body"],
+        "event: tick\ndata: 1\n\nevent: tick\ndata: 2\n\nevent: tick\ndata: 3\n\n"
+    );
+}
+
+#[test]
 fn server_sent_events_reach_the_caller_as_they_are_produced() {
     let api = Emulator::start();
     let _function = Function::start(HTTP, &api, &[]);

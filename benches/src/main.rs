@@ -135,8 +135,9 @@ fn main() {
         Subject::new("floor", &dir, "echo-floor"),
         Subject::layer("lamina layer", &dir, "echo_lamina_layer"),
     ];
+    let bare = Subject::new("lambda_runtime, bare", &dir, "echo-lambda-runtime-bare");
     build_functions();
-    for binary in subjects.iter().flat_map(|s| {
+    for binary in subjects.iter().chain([&bare]).flat_map(|s| {
         std::iter::once(&s.binary)
             .chain(&s.logging)
             .chain(&s.library)
@@ -176,6 +177,7 @@ fn main() {
     }
     if !options.xray_only {
         compare(&subjects, options.reps);
+        print_bare_size(&subjects[0], &bare);
     }
     xray::run(&dir, SMALL_EVENT, options.only.as_deref());
     if !options.xray_only {
@@ -289,6 +291,18 @@ fn compare(subjects: &[Subject], reps: usize) {
         eprintln!("valgrind not found: instruction counts skipped (apt-get install valgrind)");
     }
     print_table(subjects, &mut rows, reps, invocations, large.len());
+}
+
+/// The size row against the anchor without its README's tracing subscriber: what a function on
+/// `lambda_runtime` weighs at the least.
+fn print_bare_size(lamina: &Subject, bare: &Subject) {
+    let (ours, theirs) = (lamina.size(), bare.size());
+    println!(
+        "| stripped size against the bare lambda_runtime echo (no subscriber) | {} KB | {} KB | {:.2} | ≤ 0.6 |",
+        ours / 1024,
+        theirs / 1024,
+        ours as f64 / theirs.max(1) as f64
+    );
 }
 
 fn print_table(

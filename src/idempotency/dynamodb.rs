@@ -33,6 +33,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 pub use crate::aws_env::ConfigError;
@@ -175,6 +178,24 @@ impl DynamoDbStore {
         })
     }
 
+    /// What a write conditional on the attempt's token did: done, refused by the condition
+    /// (the record is another attempt's), or failed.
+    fn written<O, E, R>(
+        &self,
+        operation: &str,
+        sent: Result<O, SdkError<E, R>>,
+        refused: fn(&E) -> bool,
+    ) -> Result<Written, StoreError>
+    where
+        SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+    {
+        match sent {
+            Ok(_) => Ok(Written::Done),
+            Err(err) if err.as_service_error().is_some_and(refused) => Ok(Written::Superseded),
+            Err(err) => Err(self.failed(operation, err)),
+        }
+    }
+
     fn failed(
         &self,
         operation: &str,
@@ -228,7 +249,7 @@ impl Store for DynamoDbStore {
             };
             // Not a let chain: those need Rust 1.88, and the crate's rust-version is 1.85.
             let winner = match service {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => failed.item(),
+                PutItemError::ConditionalCheckFailedException(failed) => failed.item(),
                 _ => None,
             };
             if let Some(item) = winner {
@@ -271,17 +292,11 @@ impl Store for DynamoDbStore {
             .set_expression_attribute_values(Some(held_values(in_progress)))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Written::Done),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Written::Superseded)
-            }
-            Err(err) => Err(self.failed("PutItem", err)),
-        }
+        self.written(
+            "PutItem",
+            put,
+            PutItemError::is_conditional_check_failed_exception,
+        )
     }
 
     async fn delete(&self, in_progress: &Record) -> Result<Written, StoreError> {
@@ -298,17 +313,11 @@ impl Store for DynamoDbStore {
             .set_expression_attribute_values(Some(held_values(in_progress)))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(Written::Done),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Written::Superseded)
-            }
-            Err(err) => Err(self.failed("DeleteItem", err)),
-        }
+        self.written(
+            "DeleteItem",
+            deleted,
+            DeleteItemError::is_conditional_check_failed_exception,
+        )
     }
 }
 

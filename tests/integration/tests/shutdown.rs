@@ -9,6 +9,13 @@ use support::*;
 const SHUTDOWN: &str = env!("CARGO_BIN_EXE_shutdown");
 const ECHO: &str = env!("CARGO_BIN_EXE_echo");
 
+/// Starts the shutdown fixture, its hook writing to `marker`, with `env` besides.
+fn start_with_hook(api: &Emulator, marker: &std::path::Path, env: &[(&str, &str)]) -> Function {
+    let mut all = vec![("SHUTDOWN_MARKER", marker.to_str().unwrap())];
+    all.extend_from_slice(env);
+    Function::start(SHUTDOWN, api, &all)
+}
+
 fn marker(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("lamina-{name}-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
@@ -19,11 +26,7 @@ fn marker(name: &str) -> std::path::PathBuf {
 fn a_hook_registers_an_extension_in_init_and_runs_on_sigterm_then_exits_zero() {
     let api = Emulator::start();
     let marker = marker("shutdown-marker");
-    let mut function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
-    );
+    let mut function = start_with_hook(&api, &marker, &[]);
     assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(1));
     assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(2));
 
@@ -72,14 +75,7 @@ fn a_hook_registers_an_extension_in_init_and_runs_on_sigterm_then_exits_zero() {
 fn a_hook_past_its_budget_is_cut_off_and_the_process_still_exits_zero() {
     let api = Emulator::start();
     let marker = marker("slow-shutdown-marker");
-    let mut function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[
-            ("SHUTDOWN_MARKER", marker.to_str().unwrap()),
-            ("SHUTDOWN_SLOW", "1"),
-        ],
-    );
+    let mut function = start_with_hook(&api, &marker, &[("SHUTDOWN_SLOW", "1")]);
     api.invoke(Event::json("{}"));
     let sent = Instant::now();
     function.terminate();
@@ -103,11 +99,7 @@ fn a_hook_past_its_budget_is_cut_off_and_the_process_still_exits_zero() {
 fn an_invocation_in_flight_at_sigterm_is_answered_before_the_hook_and_the_exit() {
     let api = Emulator::start();
     let marker = marker("drain-marker");
-    let mut function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
-    );
+    let mut function = start_with_hook(&api, &marker, &[]);
     api.invoke(Event::json("{}"));
     let id = api.enqueue(Event::json(r#"{"sleep_ms":150}"#));
     wait_until_delivered(&api, &id);
@@ -129,11 +121,7 @@ fn an_invocation_in_flight_at_sigterm_is_answered_before_the_hook_and_the_exit()
 fn an_invocation_still_running_past_the_drain_is_named_and_the_hook_still_runs() {
     let api = Emulator::start();
     let marker = marker("stuck-marker");
-    let mut function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
-    );
+    let mut function = start_with_hook(&api, &marker, &[]);
     let id = api.enqueue(Event::json(r#"{"sleep_ms":30000}"#));
     wait_until_delivered(&api, &id);
     let sent = Instant::now();
@@ -161,14 +149,7 @@ fn an_invocation_still_running_past_the_drain_is_named_and_the_hook_still_runs()
 fn a_signal_listener_set_up_in_init_still_hears_sigterm() {
     let api = Emulator::start();
     let marker = marker("listener-marker");
-    let mut function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[
-            ("SHUTDOWN_MARKER", marker.to_str().unwrap()),
-            ("SHUTDOWN_LISTEN", "1"),
-        ],
-    );
+    let mut function = start_with_hook(&api, &marker, &[("SHUTDOWN_LISTEN", "1")]);
     api.invoke(Event::json("{}"));
     function.terminate();
     let status = function.expect_exit();
@@ -213,11 +194,7 @@ fn a_refused_registration_leaves_the_function_serving_and_says_so() {
     let api = Emulator::start();
     api.inject(Route::ExtensionRegister, Fault::Status(403));
     let marker = marker("refused-marker");
-    let function = Function::start(
-        SHUTDOWN,
-        &api,
-        &[("SHUTDOWN_MARKER", marker.to_str().unwrap())],
-    );
+    let function = start_with_hook(&api, &marker, &[]);
     assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(1));
     let output = function.wait_output("graceful shutdown is off");
     assert!(

@@ -111,9 +111,11 @@ fn fetch(uri: &str, token: Option<&Token>) -> Result<Credentials, CredentialsErr
         .map(|value| ("Authorization", value))
         .into_iter()
         .collect();
+    // The URI's path is the endpoint's prefix; a URI without one asks for `/`.
+    let path = if endpoint.prefix.is_empty() { "/" } else { "" };
     let mut client = HttpClient::<std::net::TcpStream>::new(endpoint, Some(FETCH_TIMEOUT));
     let response = client
-        .request("GET", "", &headers, b"")
+        .request("GET", path, &headers, b"")
         .map_err(|e| failed(format!("could not be read: {e}")))?;
     if response.status != 200 {
         let body = String::from_utf8_lossy(&response.body[..response.body.len().min(200)]);

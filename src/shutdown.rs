@@ -161,7 +161,14 @@ fn arm(hook: RunHook) -> Result<(), String> {
             let installed = libc::sigaction(signal, &action, &mut replaced);
             REPLACED_TAKES_INFO[slot]
                 .store(replaced.sa_flags & libc::SA_SIGINFO != 0, Ordering::SeqCst);
-            REPLACED[slot].store(replaced.sa_sigaction, Ordering::SeqCst);
+            // Ours already (installed twice): chaining to it would recurse.
+            let ours = replaced.sa_sigaction == action.sa_sigaction;
+            let replaced = if ours {
+                libc::SIG_DFL
+            } else {
+                replaced.sa_sigaction
+            };
+            REPLACED[slot].store(replaced, Ordering::SeqCst);
             installed
         };
         if installed != 0 {

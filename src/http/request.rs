@@ -364,9 +364,13 @@ fn build(
     // HTTP APIs hand the path decoded (`rawPath` too, despite its name; payload 1.0's `path`
     // likewise): a `%` in it is the client's own, and escaping it keeps the app from decoding
     // the client's `%252e` once more, into a `.` that API Gateway's routes never saw. The other
-    // sources hand the path as the client sent it, so its escapes stand.
-    let path_is_decoded = source == Source::ApiGatewayHttp
-        || (source == Source::ApiGatewayRest && text(&event.version) == Some("1.0"));
+    // sources hand the path as the client sent it, so its escapes stand; so does `cargo lambda
+    // watch`, whose stand-in for a Function URL looks like an HTTP API event but for the `apiId`
+    // API Gateway always sets.
+    let from_api_gateway = text(&raw_context.api_id).is_some();
+    let path_is_decoded = from_api_gateway
+        && (source == Source::ApiGatewayHttp
+            || (source == Source::ApiGatewayRest && text(&event.version) == Some("1.0")));
     let path = if path_is_decoded {
         uri::escape_decoded_path(path)
     } else {

@@ -293,6 +293,16 @@ fn each_source_path_is_decoded_exactly_once_by_the_app() {
         None,
     );
     assert_eq!(http, sent, "HTTP API payload 2.0");
+    // `cargo lambda watch` sends the path as the client did, in an HTTP API event without the
+    // `apiId` API Gateway always sets.
+    let mut watch: serde_json::Value =
+        serde_json::from_str(fixture!("http-api-default.json")).unwrap();
+    watch["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("apiId");
+    let watch = uri_path_with(&watch.to_string(), &["rawPath"], sent, None);
+    assert_eq!(watch, sent, "cargo lambda watch");
     let http_v1 = uri_path_with(
         fixture!("rest-stage.json"),
         &["path", "requestContext.path"],

@@ -49,21 +49,25 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// A token for one attempt, 32 hex digits: two SipHash values, under keys std seeds from the
-/// kernel's randomness once per thread, of the clock, the process and a counter. Not a secret;
-/// it only has to differ from every other attempt's.
+/// A token for one attempt, 32 hex digits: 64 bits drawn once per process (a SipHash, under
+/// keys std seeds from the kernel's randomness, of the clock and the process id), then a counter
+/// of this process's attempts. Not a secret; it only has to differ from every other attempt's,
+/// in this process (the counter) and in any other (the random half).
 pub(crate) fn attempt_token() -> String {
     use std::hash::{BuildHasher, RandomState};
-    static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_nanos());
-    let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let keys = RandomState::new();
-    let seed = (nanos, std::process::id(), attempt);
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.as_nanos());
+        RandomState::new().hash_one((nanos, std::process::id()))
+    });
+    let attempt = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&keys.hash_one((seed, 0u8)).to_le_bytes());
-    bytes[8..].copy_from_slice(&keys.hash_one((seed, 1u8)).to_le_bytes());
+    bytes[..8].copy_from_slice(&process.to_be_bytes());
+    bytes[8..].copy_from_slice(&attempt.to_be_bytes());
     sha256::hex(&bytes)
 }
 

@@ -103,12 +103,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::base::lambda_env::FunctionConfig;
 use crate::context::Context;
 use crate::error::{BoxError, Error, IntoError};
-use crate::handler::{Handler, Reply, decode_logged, encode};
+use crate::handler::{Handler, Reply, encode};
 use crate::logging;
-use crate::runtime::config::FunctionConfig;
-use crate::trace_env::TraceEnv;
+use crate::runtime::invoke::decode_logged;
+use crate::runtime::trace_env::TraceEnv;
 
 /// Serves `service` with lamina's loop: what `lambda_runtime::run(service)` does, with lamina's
 /// connection handling, errors, panic reports and logs. See the [module docs](self) for what
@@ -232,7 +233,7 @@ struct ServiceHandler<F, A> {
     /// invocation's function identity (the same for the life of the process). Each invocation's
     /// starts as a clone: empty strings and an `Arc`, no allocation.
     template: Option<lambda_runtime::Context>,
-    /// `_X_AMZN_TRACE_ID`, which the handler side sets (see `crate::trace_env`).
+    /// `_X_AMZN_TRACE_ID`, which the handler side sets (see `crate::runtime::trace_env`).
     trace_env: TraceEnv,
     event: PhantomData<fn(A)>,
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::config::FunctionConfig;
+use crate::base::lambda_env::FunctionConfig;
 
 /// The invocation in flight: its request id, deadline and caller, and the function's identity.
 ///
@@ -139,7 +139,7 @@ impl Context {
             function: Arc::clone(function),
         };
         for (name, value) in headers {
-            let text = || crate::runtime::http::text(value).map(str::trim);
+            let text = || crate::base::http1::text(value).map(str::trim);
             if name.eq_ignore_ascii_case(header::REQUEST_ID) {
                 request_id = text().filter(|v| !v.is_empty()).map(str::to_owned);
             } else if name.eq_ignore_ascii_case(header::DEADLINE_MS) {

@@ -34,15 +34,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod abi;
-#[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
-mod aws_credentials;
-#[cfg(any(feature = "xray-sdk", feature = "idempotency-dynamodb"))]
-mod aws_env;
+mod base;
 pub mod cache;
 #[cfg(feature = "compat")]
 pub mod compat;
 pub mod context;
-mod deadline;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
@@ -53,21 +49,13 @@ mod handler;
 pub mod http;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
-mod json;
-mod local;
 pub mod logging;
 #[cfg(feature = "metrics")]
 pub mod metrics;
-#[cfg(any(feature = "events", feature = "http"))]
-mod percent;
 mod runtime;
-pub mod shutdown;
 #[cfg(feature = "stream")]
 pub mod stream;
-#[cfg(any(feature = "stream", feature = "http"))]
-mod streaming;
 pub mod testing;
-mod trace_env;
 pub mod xray;
 
 /// The README's code, compiled as doctests so the front page keeps matching the crate.
@@ -78,6 +66,8 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+pub use runtime::shutdown;
 
 pub use context::Context;
 pub use error::{Error, IntoError};

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::handler::{TaskRuntime, TypedHandler, tokio_error};
+use crate::runtime::invoke::{TaskRuntime, TypedHandler, tokio_error};
 
 pub use crate::handler::{Fork, Handler, Reply, Respond, Share};
 
@@ -153,7 +153,7 @@ where
 {
     fn install(self, state: &'static S) {
         let Hook(hook) = self;
-        crate::shutdown::install(Box::new(move || {
+        crate::runtime::shutdown::install(Box::new(move || {
             Box::pin(async move { hook(state).await.report() })
         }));
     }

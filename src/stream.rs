@@ -54,7 +54,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, IntoError};
 use crate::handler::{Reply, Respond};
-use crate::streaming::{GATHER, Writer, gather_ready};
+use crate::runtime::stream_writer::{GATHER, Writer, gather_ready};
 
 /// How many chunks a [`channel`] holds before [`Sender::send`] waits.
 const CHANNEL_CHUNKS: usize = 8;

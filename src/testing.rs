@@ -58,9 +58,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::base::lambda_env::FunctionConfig;
 use crate::context::{ClientContext, CognitoIdentity, Context};
 use crate::error::{Error, IntoError};
-use crate::runtime::config::FunctionConfig;
 
 thread_local! {
     static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
@@ -192,14 +192,14 @@ where
     R: crate::http::IntoResponse,
     X: IntoError,
 {
-    let document = crate::http::invoke_in_test(
+    let document = run(crate::http::invoke_in_test(
         |request, ctx| {
             let call = handler(request, ctx);
             async move { call.await.map_err(IntoError::into_error) }
         },
         event,
         &ctx,
-    )?;
+    ))?;
     Ok(serde_json::from_slice(&document).expect("lamina writes JSON"))
 }
 

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use super::{ABI_VERSION, Bytes, FunctionTable, InvocationFields, Outcome, StreamHooks};
 use crate::__private::{Function, Sink};
+use crate::base::endpoint::Endpoint;
+use crate::base::lambda_env::{self as config, FunctionConfig};
 use crate::context::{Context, local_function_name};
 use crate::error::Error;
 use crate::handler::{Handler, Reply, StreamTarget};
 use crate::logging;
-use crate::runtime::config::{self, FunctionConfig};
-use crate::runtime::endpoint::Endpoint;
 use crate::runtime::panic;
 
 /// The table for the handler `F`: what the symbol `#[handler]` exports returns.

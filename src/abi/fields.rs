@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{Bytes, InvocationFields};
+use crate::base::lambda_env::FunctionConfig;
 use crate::context::{Context, decode_json_header, header};
-use crate::runtime::config::FunctionConfig;
 
 /// The JSON of the rare headers, kept by the loader while one `invoke` borrows it.
 #[derive(Default)]

@@ -3,8 +3,6 @@
 
 use std::fs::File;
 use std::future::{Future, poll_fn};
-use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
@@ -12,94 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::cached_file::{CachedFile, missing, proc_path};
 use super::flight::{Flight, Shared};
 use super::format::{Corrupt, Header, Kind, ReadError};
 use super::index::FileId;
 use super::store::{Call, Inner, expiry, now_ms, now_ns};
 use super::{Cached, Source, disk, sys};
-
-/// A file from [`Cache::get_or_fetch_file`]: where its content is, kept readable while this
-/// value lives.
-///
-/// [`CachedFile::path`] is the entry's file in the cache directory. It stays there until the
-/// entry is evicted or invalidated; treat it as read-only, since the cache trusts it not to
-/// change. [`CachedFile::open`] goes through a handle this value holds, so it works even after
-/// the entry was evicted. When the artefact could not be stored (see [`Cached::is_stored`]), the
-/// path is `/proc/self/fd/N`, a name for that handle, valid in this process while this value (or a
-/// clone) lives; hand a child process a copy of the content, not that path.
-///
-/// [`Cache::get_or_fetch_file`]: super::Cache::get_or_fetch_file
-#[derive(Debug, Clone)]
-pub struct CachedFile {
-    pub(super) path: PathBuf,
-    /// Keeps the content reachable after eviction, and a detached file alive at all.
-    pub(super) handle: Option<Arc<File>>,
-    pub(super) len: u64,
-}
-
-impl CachedFile {
-    /// Where the content is, for APIs and tools that take a path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Opens the content for reading, with a read position of its own.
-    ///
-    /// ```
-    /// # let dir = std::env::temp_dir().join(format!("lamina-doc-open-{}", std::process::id()));
-    /// # let cache = lamina::cache::Cache::builder().dir(&dir).min_free(0).open()?; // the host's disk may be fuller than Lambda's /tmp
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// use std::io::Read;
-    ///
-    /// let notes = cache
-    ///     .get_or_fetch_file("notes", None, |path| async move { std::fs::write(path, "hello") })
-    ///     .await?;
-    /// cache.invalidate("notes"); // gone from the cache, still readable here
-    /// let mut text = String::new();
-    /// notes.open()?.read_to_string(&mut text)?;
-    /// assert_eq!(text, "hello");
-    /// # Ok::<(), std::io::Error>(()) })?;
-    /// # std::fs::remove_dir_all(&dir).ok();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the file system refuses to open it (out of file descriptors, say), or, for a
-    /// `fetch` that reported success without writing its file, because there is nothing to open.
-    pub fn open(&self) -> io::Result<File> {
-        if let Some(handle) = &self.handle {
-            if let Ok(file) = File::open(proc_path(handle)) {
-                return Ok(file);
-            }
-        }
-        File::open(&self.path)
-    }
-
-    /// The content's length in bytes.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether the content is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// A file that could not be stored: its handle stands in for the path.
-    fn detached(file: File) -> CachedFile {
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        CachedFile {
-            path: proc_path(&file),
-            handle: Some(Arc::new(file)),
-            len,
-        }
-    }
-}
-
-fn proc_path(file: &File) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
-}
 
 enum Target {
     /// A temporary file in the cache directory.
@@ -158,35 +74,6 @@ impl Target {
     }
 }
 
-/// The function's memory in MB, as Lambda sets it.
-const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
-/// The default in-memory limit is this fraction (1/4) of memory. The function holds more than
-/// the artefact: what it loads from it (a model parsed from its file is about as large again),
-/// its own working set, the runtime. A quarter leaves the artefact one loaded copy of itself
-/// and half the memory for the rest; a half would turn the usual "load what was fetched" into
-/// the out-of-memory kill the limit is there to prevent.
-const MEMORY_SHARE: u64 = 4;
-/// Memory to take the share of when neither the function's nor the machine's is known: Lambda's
-/// smallest function.
-const FALLBACK_MEMORY: u64 = 128 << 20;
-
-/// The default of `Builder::max_in_memory`: a share of the function's memory, or outside
-/// Lambda, of the machine's.
-pub(super) fn default_max_in_memory() -> u64 {
-    let function_mb = std::env::var(FUNCTION_MEMORY_SIZE).ok();
-    max_in_memory_for(function_mb.as_deref(), sys::physical_memory())
-}
-
-fn max_in_memory_for(function_mb: Option<&str>, physical: Option<u64>) -> u64 {
-    // On Lambda a malformed value stops the runtime before any handler runs
-    // (`runtime/config.rs`); here it can only mean "not on Lambda".
-    let function = function_mb
-        .and_then(|mb| mb.trim().parse::<u64>().ok())
-        .filter(|&mb| mb > 0)
-        .map(|mb| mb.saturating_mul(1 << 20));
-    function.or(physical).unwrap_or(FALLBACK_MEMORY) / MEMORY_SHARE
-}
-
 /// A file `fetch` was told to write, deleted when this is dropped unless the cache took it over
 /// ([`Written::keep`]). So a fetch that fails, panics or is cancelled (a `tokio::time::timeout`
 /// around the get) leaves nothing behind: such a file is outside the budget, and in this
@@ -228,7 +115,7 @@ impl Inner {
             let len = file.len;
             return Ok(self.done(call, file, Source::Hit, true, Some(len)));
         }
-        let boarding = self.board(Kind::File, key);
+        let boarding = self.flights.board(Kind::File, key);
         let mut fetch = Some(fetch);
         let flown = boarding
             .fly(|| async {
@@ -511,32 +398,5 @@ impl Inner {
             }
             Err(why) => detach(call, file, why),
         }
-    }
-}
-
-/// What `fetch` said it wrote but did not: a path with nothing behind it, which the user's own
-/// open will report.
-fn missing(path: PathBuf) -> CachedFile {
-    CachedFile {
-        path,
-        handle: None,
-        len: 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_in_memory_limit_is_a_quarter_of_the_functions_memory() {
-        let gib = 1u64 << 30;
-        assert_eq!(max_in_memory_for(Some("2048"), Some(64 * gib)), 512 << 20);
-        assert_eq!(max_in_memory_for(Some("128"), None), 32 << 20);
-        // Outside Lambda, or with a value Lambda would never set: the machine's memory.
-        assert_eq!(max_in_memory_for(None, Some(8 * gib)), 2 * gib);
-        assert_eq!(max_in_memory_for(Some("lots"), Some(8 * gib)), 2 * gib);
-        assert_eq!(max_in_memory_for(Some("0"), Some(8 * gib)), 2 * gib);
-        assert_eq!(max_in_memory_for(None, None), 32 << 20);
     }
 }

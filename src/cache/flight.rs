@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::file::CachedFile;
+use super::cached_file::CachedFile;
 use super::format::Kind;
-use super::store::Inner;
 
-pub(super) type Flights = HashMap<(Kind, Box<str>), Arc<Flight>>;
+/// The fetches in progress, by kind and key: a bytes get never waits for a file fetch.
+#[derive(Default)]
+pub(super) struct Flights(Mutex<FlightMap>);
+
+type FlightMap = HashMap<(Kind, Box<str>), Arc<Flight>>;
 
 /// A fetch in progress, which other gets of the same key wait for.
 pub(super) struct Flight {
@@ -32,21 +35,21 @@ pub(super) enum Shared {
     },
 }
 
-impl Inner {
-    pub(super) fn flights(&self) -> MutexGuard<'_, Flights> {
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+impl Flights {
+    pub(super) fn lock(&self) -> MutexGuard<'_, FlightMap> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Boards the fetch in progress for `key`, or a new one for this get to lead.
     pub(super) fn board<'a>(&'a self, kind: Kind, key: &'a str) -> Boarding<'a> {
-        let flight = Arc::clone(self.flights().entry((kind, key.into())).or_insert_with(|| {
+        let flight = Arc::clone(self.lock().entry((kind, key.into())).or_insert_with(|| {
             Arc::new(Flight {
                 result: tokio::sync::OnceCell::new(),
                 stale: AtomicBool::new(false),
             })
         }));
         Boarding {
-            inner: self,
+            flights: self,
             kind,
             key,
             flight,
@@ -56,7 +59,7 @@ impl Inner {
 
     /// Retires a flight once its result is known: later gets go to the index instead.
     fn land(&self, kind: Kind, key: &str, flight: &Arc<Flight>) {
-        let mut flights = self.flights();
+        let mut flights = self.lock();
         let id = (kind, Box::<str>::from(key));
         if flights.get(&id).is_some_and(|f| Arc::ptr_eq(f, flight)) {
             flights.remove(&id);
@@ -70,7 +73,7 @@ impl Inner {
 /// retires the flight unless other gets still wait on it (one of them leads next), so keys whose
 /// fetches fail or time out do not pile up in the map.
 pub(super) struct Boarding<'a> {
-    inner: &'a Inner,
+    flights: &'a Flights,
     kind: Kind,
     key: &'a str,
     flight: Arc<Flight>,
@@ -113,7 +116,7 @@ impl Boarding<'_> {
     /// Retires the flight now that its result is known; once is enough.
     pub(super) fn land(&self) {
         if !self.landed.swap(true, Ordering::AcqRel) {
-            self.inner.land(self.kind, self.key, &self.flight);
+            self.flights.land(self.kind, self.key, &self.flight);
         }
     }
 
@@ -172,7 +175,11 @@ mod tests {
                 .await;
             }
         });
-        assert_eq!(cache.inner.flights().len(), 0, "retired with their gets");
+        assert_eq!(
+            cache.inner.flights.lock().len(),
+            0,
+            "retired with their gets"
+        );
         let index = cache.inner.index();
         assert_eq!((index.used(), index.stored()), (0, 0));
         drop(index);

@@ -79,6 +79,7 @@
 //! On a multi-threaded runtime the cache is just as correct; a large entry then occupies a worker
 //! while it is read.
 
+mod cached_file;
 mod disk;
 mod file;
 mod flight;
@@ -99,7 +100,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use file::CachedFile;
+pub use cached_file::CachedFile;
 use store::Inner;
 use value::{JsonValue, RawBytes};
 

@@ -1,7 +1,6 @@
 //! The cache proper: the index and the directory kept in step, what every kind of entry shares
 //! (making room, writing temporary files, committing, invalidating), and each get's log lines.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
@@ -9,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::file::default_max_in_memory;
 use super::flight::Flight;
 use super::flight::Flights;
 use super::format::{Header, Kind, Name, ReadError};
@@ -27,8 +25,8 @@ pub(super) struct Inner {
     /// The most a file artefact may take in memory when the directory cannot take it.
     pub(super) max_in_memory: u64,
     pub(super) index: Mutex<Index>,
-    /// Fetches in progress, by kind and key: a bytes get never waits for a file fetch.
-    pub(super) flights: Mutex<Flights>,
+    /// Fetches in progress.
+    pub(super) flights: Flights,
 }
 
 /// One get, for its log lines: what went wrong on the way is collected, then logged as one
@@ -91,9 +89,9 @@ impl Inner {
             budget: budget.max(1),
             min_free,
             block,
-            max_in_memory: max_in_memory.unwrap_or_else(default_max_in_memory),
+            max_in_memory: max_in_memory.unwrap_or_else(sys::default_max_in_memory),
             index: Mutex::new(Index::default()),
-            flights: Mutex::new(HashMap::new()),
+            flights: Flights::default(),
         };
         if let Some(why) = &inner.unusable {
             warnings.push(format!("the cache is off: {why}"));
@@ -473,7 +471,7 @@ impl Inner {
         // Under the index lock, like every change to the directory (see `commit`).
         let mut index = self.index();
         {
-            let mut flights = self.flights();
+            let mut flights = self.flights.lock();
             for kind in [Kind::Bytes, Kind::Json, Kind::File] {
                 if let Some(flight) = flights.remove(&(kind, key.into())) {
                     flight.stale.store(true, Ordering::Release);
@@ -509,7 +507,7 @@ impl Inner {
 
     pub(super) fn clear(&self) -> usize {
         let mut index = self.index();
-        for (_, flight) in self.flights().drain() {
+        for (_, flight) in self.flights.lock().drain() {
             flight.stale.store(true, Ordering::Release);
         }
         let entries = index.drain();

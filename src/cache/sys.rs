@@ -129,9 +129,50 @@ pub(crate) fn memory_file() -> io::Result<File> {
     ))
 }
 
+/// The function's memory in MB, as Lambda sets it.
+const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// The default in-memory limit is this fraction (1/4) of memory. The function holds more than
+/// the artefact: what it loads from it (a model parsed from its file is about as large again),
+/// its own working set, the runtime. A quarter leaves the artefact one loaded copy of itself
+/// and half the memory for the rest; a half would turn the usual "load what was fetched" into
+/// the out-of-memory kill the limit is there to prevent.
+const MEMORY_SHARE: u64 = 4;
+/// Memory to take the share of when neither the function's nor the machine's is known: Lambda's
+/// smallest function.
+const FALLBACK_MEMORY: u64 = 128 << 20;
+
+/// The default of `Builder::max_in_memory`: a share of the function's memory, or outside
+/// Lambda, of the machine's.
+pub(crate) fn default_max_in_memory() -> u64 {
+    let function_mb = std::env::var(FUNCTION_MEMORY_SIZE).ok();
+    max_in_memory_for(function_mb.as_deref(), physical_memory())
+}
+
+fn max_in_memory_for(function_mb: Option<&str>, physical: Option<u64>) -> u64 {
+    // On Lambda a malformed value stops the runtime before any handler runs
+    // (`base/lambda_env.rs`); here it can only mean "not on Lambda".
+    let function = function_mb
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .filter(|&mb| mb > 0)
+        .map(|mb| mb.saturating_mul(1 << 20));
+    function.or(physical).unwrap_or(FALLBACK_MEMORY) / MEMORY_SHARE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_in_memory_limit_is_a_quarter_of_the_functions_memory() {
+        let gib = 1u64 << 30;
+        assert_eq!(max_in_memory_for(Some("2048"), Some(64 * gib)), 512 << 20);
+        assert_eq!(max_in_memory_for(Some("128"), None), 32 << 20);
+        // Outside Lambda, or with a value Lambda would never set: the machine's memory.
+        assert_eq!(max_in_memory_for(None, Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(Some("lots"), Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(Some("0"), Some(8 * gib)), 2 * gib);
+        assert_eq!(max_in_memory_for(None, None), 32 << 20);
+    }
 
     #[test]
     fn reports_the_file_system_and_this_process() {

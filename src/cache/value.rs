@@ -80,7 +80,7 @@ impl Inner {
             }
         }
 
-        let boarding = self.board(C::KIND, key);
+        let boarding = self.flights.board(C::KIND, key);
         let mut fetch = Some(fetch);
         let flown = boarding
             .fly(|| async {

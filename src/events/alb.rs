@@ -57,8 +57,8 @@ pub use aws_lambda_events::event::alb::{
 pub use http;
 
 use super::{PayloadError, decode_json};
+use crate::base::percent;
 use crate::error::Error;
-use crate::percent;
 
 /// How a target group sends headers and query parameters, and so how the response must send
 /// its headers.

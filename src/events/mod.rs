@@ -130,7 +130,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
     payload: &'static str,
     bytes: &[u8],
 ) -> Result<T, PayloadError> {
-    if let Some(value) = crate::json::from_slice_fast(bytes) {
+    if let Some(value) = crate::base::json::from_slice_fast(bytes) {
         return Ok(value);
     }
     serde_json::from_slice(bytes).map_err(|first| {

@@ -26,7 +26,7 @@ pub use aws_lambda_events::event::s3::{
     S3Bucket, S3Entity, S3Event, S3EventRecord, S3Object, S3RequestParameters, S3UserIdentity,
 };
 
-use crate::percent::{self, Malformed};
+use crate::base::percent::{self, Malformed};
 
 /// Decodes an object key as S3 writes it into events: `%XX` escapes and `+` for a space.
 ///

@@ -6,15 +6,16 @@ use std::future::Future;
 use super::Request;
 use super::request;
 use super::response::{self, IntoResponse};
+use super::response_stream;
 use super::settings::Settings;
-use super::streaming;
 use crate::context::Context;
-use crate::deadline::DeadlineGuard;
 use crate::error::Error;
-use crate::handler::{Fork, Handler, Reply, Share, TaskRuntime, fork_with};
+use crate::handler::{Fork, Handler, Reply, Share};
 use crate::logging;
-use crate::streaming::Writer;
-use crate::trace_env::TraceEnv;
+use crate::runtime::deadline::DeadlineGuard;
+use crate::runtime::invoke::{TaskRuntime, fork_with};
+use crate::runtime::stream_writer::Writer;
+use crate::runtime::trace_env::TraceEnv;
 
 /// The user's `async fn(Request, Context, &S)`, as [`crate::handler::TypedHandler`] runs a JSON
 /// one.
@@ -93,7 +94,7 @@ where
         let call = (self.handler)(request, context.clone(), self.state);
         if R::STREAMS
             && self.settings.streams
-            && streaming::streams_to(source)
+            && response_stream::streams_to(source)
             && reply.stream.is_some()
         {
             let settings = &self.settings;
@@ -119,13 +120,13 @@ async fn stream<R: IntoResponse>(
     context: &Context,
     reply: &mut Reply<'_>,
 ) -> Result<(), Error> {
-    let writer = Writer::new(reply, streaming::content_type());
+    let writer = Writer::new(reply, response_stream::content_type());
     match call.await {
-        Ok(response) => streaming::send(source, response.into_response(), writer).await,
+        Ok(response) => response_stream::send(source, response.into_response(), writer).await,
         Err(err @ Error::Handler(_)) if settings.errors_as_500 => {
             log_as_500(&err);
             let problem = response::problem(context.request_id()).map(super::Body::from);
-            streaming::send(source, problem, writer).await
+            response_stream::send(source, problem, writer).await
         }
         Err(err) => Err(err),
     }

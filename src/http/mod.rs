@@ -96,24 +96,25 @@
 //! Either variable set to anything else fails INIT with `Runtime.InvalidConfig`.
 
 mod body;
-mod context;
 mod handler;
 mod request;
 mod response;
+mod response_stream;
 mod settings;
-mod streaming;
+mod source;
 mod uri;
 
 pub use body::Body;
-pub use context::{Authorizer, RequestContext, Source};
 pub use response::{BodyEncoding, IntoResponse};
-pub use streaming::Streaming;
+pub use response_stream::Streaming;
+pub use source::{Authorizer, RequestContext, Source};
 
 pub(crate) use handler::HttpHandler;
 
-/// What `lamina::testing::invoke_http` runs: one invocation of an HTTP handler, in-process,
-/// on the test thread's runtime; the response document the source would receive.
-pub(crate) fn invoke_in_test<R, Fut>(
+/// What `lamina::testing::invoke_http` runs: one invocation of an HTTP handler, in-process; the
+/// response document the source would receive. The caller drives the future (the testing kit
+/// on its test thread's runtime).
+pub(crate) async fn invoke_in_test<R, Fut>(
     handler: impl FnOnce(Request, crate::Context) -> Fut,
     event: &str,
     context: &crate::Context,
@@ -124,7 +125,7 @@ where
 {
     let settings = settings::Settings::from_env()?;
     let (request, source) = request::decode(event.as_bytes(), context, &settings)?;
-    let outcome = crate::testing::run(handler::respond(handler(request, context.clone())));
+    let outcome = handler::respond(handler(request, context.clone())).await;
     let mut out = Vec::new();
     handler::finish(outcome, source, &settings, context, &mut out)?;
     Ok(out)

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::context::{Authorizer, RequestContext, Source};
 use super::settings::{PathStyle, Settings};
+use super::source::{Authorizer, RequestContext, Source};
 use super::uri::{self, Part};
 use super::{Body, Request};
 use crate::context::Context;

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
-use super::context::Source;
+use super::source::Source;
 use crate::error::{BoxError, Error, ResponseError, ResponseTooLarge, short_type_name};
 use crate::runtime::MAX_RESPONSE_BYTES;
 
@@ -302,7 +302,7 @@ pub(super) fn write(
     if matches!(source, Source::Alb { .. }) {
         document.status_description = Some(status_description(parts.status));
     }
-    crate::json::to_writer(out, &document).map_err(|e| {
+    crate::base::json::to_writer(out, &document).map_err(|e| {
         Error::InvalidResponse(ResponseError::new(
             short_type_name::<http::Response<()>>(),
             e,
@@ -376,7 +376,7 @@ pub(super) fn write_prelude(
         });
         prelude.cookies = Some(Cookies(headers));
     }
-    crate::json::to_writer(out, &prelude).map_err(|e| {
+    crate::base::json::to_writer(out, &prelude).map_err(|e| {
         Error::InvalidResponse(ResponseError::new(
             short_type_name::<http::Response<()>>(),
             e,

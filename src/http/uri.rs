@@ -199,7 +199,7 @@ fn after_prefix<'a>(
     let fits = template.iter().zip(&segments[skip..]).all(|(t, s)| {
         (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
             || t == s
-            || crate::percent::decode_lossy(s) == *t
+            || crate::base::percent::decode_lossy(s) == *t
     });
     if !fits {
         return None;

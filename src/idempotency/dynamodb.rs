@@ -38,7 +38,7 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-pub use crate::aws_env::ConfigError;
+pub use crate::base::aws_env::ConfigError;
 
 use super::store::{Record, Status, Store, StoreError, Written};
 
@@ -87,18 +87,18 @@ impl DynamoDbStore {
     /// # Errors
     /// [`ConfigError`] when the region or the credentials are missing.
     pub fn from_env(table: impl Into<String>) -> Result<DynamoDbStore, ConfigError> {
-        Self::from_lookup(crate::aws_env::process_var, table)
+        Self::from_lookup(crate::base::aws_env::process_var, table)
     }
 
     pub(crate) fn from_lookup(
         var: impl Fn(&str) -> Option<String>,
         table: impl Into<String>,
     ) -> Result<DynamoDbStore, ConfigError> {
-        let env = crate::aws_env::read(var, "AWS_ENDPOINT_URL_DYNAMODB")?;
+        let env = crate::base::aws_env::read(var, "AWS_ENDPOINT_URL_DYNAMODB")?;
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(env.region))
-            .credentials_provider(crate::aws_credentials::provider(env.credentials))
+            .credentials_provider(crate::base::aws_credentials::provider(env.credentials))
             .timeout_config(TimeoutConfig::builder().operation_timeout(TIMEOUT).build());
         if let Some(url) = env.endpoint {
             config = config.endpoint_url(url);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::sha256;
-use crate::logging::quoted_json_into;
+use crate::base::json_escape::quoted_into as quoted_json_into;
 
 /// The hex SHA-256 of `value`'s canonical JSON.
 pub(crate) fn hash<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {

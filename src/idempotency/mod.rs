@@ -57,11 +57,11 @@
 //! message is skipped (its stored result stands), an in-progress one fails alone and is
 //! delivered again; the rest of the batch is unaffected.
 
-mod cache;
 #[cfg(feature = "idempotency-dynamodb")]
 pub mod dynamodb;
 mod error;
 mod key;
+mod local_cache;
 mod memory;
 mod sha256;
 mod store;
@@ -75,7 +75,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::{Error, IntoError};
-use cache::LocalCache;
+use local_cache::LocalCache;
 
 pub use error::IdempotencyError;
 pub use memory::MemoryStore;

@@ -87,14 +87,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub use filter::Directives;
 pub use layer::LogLayer;
-#[cfg(feature = "metrics")]
-pub(crate) use line::escape_into as escape_json_into;
-#[cfg(any(feature = "metrics", feature = "idempotency"))]
-pub(crate) use line::quoted_into as quoted_json_into;
 pub(crate) use sink::Invocation;
-#[cfg(feature = "metrics")]
-pub(crate) use sink::record_metrics;
 pub(crate) use sink::running_request_ids;
+#[cfg(feature = "metrics")]
+pub(crate) use sink::{ATTACHED_DUE, Recording, attach, record_attached};
 
 use line::Format;
 use subscriber::LaminaSubscriber;

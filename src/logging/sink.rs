@@ -91,9 +91,6 @@ struct Ids {
     trace_id: String,
     /// The invocation's deadline, in milliseconds since the epoch.
     deadline_ms: u64,
-    /// The metrics it recorded, written as EMF documents with its lines.
-    #[cfg(feature = "metrics")]
-    metrics: crate::metrics::Pending,
 }
 
 /// The slot of the invocation a line written on this thread now belongs to.
@@ -133,49 +130,69 @@ impl Sink {
         }
     }
 
-    /// Appends the metrics documents of the invocation in `slot` (all of them with `None`, for
-    /// a panic hook) to the buffer.
+    /// Appends what the attached writer keeps for the invocation in `slot` (for every one with
+    /// `None`, for a panic hook) to the buffer.
     #[cfg(feature = "metrics")]
-    fn drain_metrics(&mut self, slot: Option<usize>) {
-        match slot {
-            Some(slot) => crate::metrics::drain(&mut self.scopes[slot].metrics, &mut self.buf),
-            None => {
-                for ids in &mut self.scopes {
-                    crate::metrics::drain(&mut ids.metrics, &mut self.buf);
-                }
-            }
+    fn drain_attached(&mut self, slot: Option<usize>) {
+        if let Some(write) = ATTACHED.get() {
+            write(slot, &mut self.buf);
         }
-        crate::metrics::settle(self.scopes.iter().any(|ids| !ids.metrics.is_empty()));
     }
 
     #[cfg(not(feature = "metrics"))]
-    fn drain_metrics(&mut self, _slot: Option<usize>) {}
+    fn drain_attached(&mut self, _slot: Option<usize>) {}
 }
 
-/// Whether an ending scope has metrics to write.
+/// What an invocation writes besides its lines, appended to the buffer as it ends: the `metrics`
+/// feature's EMF documents, kept by that module per slot of [`Sink::scopes`]. The logs know it
+/// only as this function, set by [`attach`] when the first metric is recorded, so a function
+/// that records none links none of the documents' code. It gets the ending invocation's slot
+/// (`None`: every one's, for a panic hook), under the buffer's lock, and settles
+/// [`ATTACHED_DUE`].
 #[cfg(feature = "metrics")]
-fn metrics_due() -> bool {
-    crate::metrics::due()
+static ATTACHED: std::sync::OnceLock<fn(Option<usize>, &mut String)> = std::sync::OnceLock::new();
+
+/// Whether the attached writer has something waiting: the end of an invocation that recorded
+/// nothing skips it with one load.
+#[cfg(feature = "metrics")]
+pub(crate) static ATTACHED_DUE: AtomicBool = AtomicBool::new(false);
+
+/// Sets what every ending invocation writes after its lines; the first call wins.
+#[cfg(feature = "metrics")]
+pub(crate) fn attach(write: fn(Option<usize>, &mut String)) {
+    ATTACHED.get_or_init(|| write);
+}
+
+/// Whether an ending scope has something attached to write.
+#[cfg(feature = "metrics")]
+fn attached_due() -> bool {
+    ATTACHED_DUE.load(Ordering::Acquire)
 }
 
 #[cfg(not(feature = "metrics"))]
-fn metrics_due() -> bool {
+fn attached_due() -> bool {
     false
 }
 
-/// Runs `record` on the metrics of the invocation this thread's lines belong to; outside any,
-/// on an empty record, with the buffer to write it to at once.
+/// Where something recorded on this thread now belongs.
 #[cfg(feature = "metrics")]
-pub(crate) fn record_metrics<R>(
-    record: impl FnOnce(&mut crate::metrics::Pending, Option<&mut String>) -> R,
-) -> R {
+pub(crate) enum Recording<'a> {
+    /// The invocation in this slot of the buffer's scopes: written when it ends.
+    Invocation(usize),
+    /// No invocation: to be written now, into this buffer.
+    Now(&'a mut String),
+}
+
+/// Runs `record`, under the buffer's lock, with where this thread's output now belongs; what it
+/// writes into [`Recording::Now`] goes out at once.
+#[cfg(feature = "metrics")]
+pub(crate) fn record_attached<R>(record: impl FnOnce(Recording<'_>) -> R) -> R {
     let mut sink = lock();
     let sink = &mut *sink;
     if let Some(slot) = slot_now(&sink.scopes) {
-        return record(&mut sink.scopes[slot].metrics, None);
+        return record(Recording::Invocation(slot));
     }
-    let mut loose = crate::metrics::Pending::default();
-    let result = record(&mut loose, Some(&mut sink.buf));
+    let result = record(Recording::Now(&mut sink.buf));
     sink.write_out();
     result
 }
@@ -323,7 +340,7 @@ pub(crate) fn flush_if_free() {
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => return,
     };
-    sink.drain_metrics(None);
+    sink.drain_attached(None);
     sink.write_out();
 }
 
@@ -380,17 +397,17 @@ impl Drop for Invocation {
         if depth > 1 {
             // The handler side's scope inside the loop's (bin mode): its metrics leave now, with
             // its lines, before the loop posts the outcome.
-            if PENDING.load(Ordering::Acquire) || metrics_due() {
+            if PENDING.load(Ordering::Acquire) || attached_due() {
                 let mut sink = lock();
-                sink.drain_metrics(slot);
+                sink.drain_attached(slot);
                 sink.write_out();
             }
         } else {
             // The outermost scope: under the lock, so a line from another thread is either in
             // this write or written directly after it.
             let mut sink = lock();
-            if metrics_due() {
-                sink.drain_metrics(slot);
+            if attached_due() {
+                sink.drain_attached(slot);
             }
             sink.write_out();
             if let Some(slot) = slot {

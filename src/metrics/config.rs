@@ -159,7 +159,7 @@ pub fn configure(config: Config) -> Result<(), MetricsError> {
     super::enable();
     if cold_start {
         COLD_START_DUE.store(true, Ordering::Release);
-        super::DUE.store(true, Ordering::Release);
+        super::set_due();
     }
     Ok(())
 }

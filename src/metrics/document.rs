@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::config::{Config, MAX_DIMENSIONS};
 use super::{MetricsError, Unit, names};
-use crate::logging::{escape_json_into, quoted_json_into};
+use crate::base::json_escape::{escape_into as escape_json_into, quoted_into as quoted_json_into};
 
 /// Metric definitions per document.
 pub(crate) const MAX_METRICS: usize = 100;

@@ -1,6 +1,7 @@
 //! Why a metric, dimension or setting was refused.
 
 use std::fmt;
+use std::str::FromStr;
 
 use super::Unit;
 
@@ -146,5 +147,16 @@ impl std::error::Error for MetricsError {
             MetricsError::Metadata { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+impl FromStr for Unit {
+    type Err = MetricsError;
+
+    /// Reads CloudWatch's spelling, exactly (`"Count/Second"`, not `"count per second"`).
+    fn from_str(s: &str) -> Result<Unit, MetricsError> {
+        Unit::all()
+            .find(|unit| unit.as_str() == s)
+            .ok_or_else(|| MetricsError::UnknownUnit(s.to_owned()))
     }
 }

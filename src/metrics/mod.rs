@@ -49,30 +49,39 @@ mod error;
 mod names;
 mod unit;
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use crate::context::epoch_ms_now;
+use crate::logging::{ATTACHED_DUE, Recording};
 
 pub use config::{Config, NAMESPACE_VAR, SERVICE_VAR, configure};
-pub(crate) use document::Pending;
 pub use error::MetricsError;
 pub use unit::Unit;
 
-/// Whether some invocation's metrics (or the cold-start metric) wait to be written: lets the end
-/// of an invocation that recorded none skip the work.
-pub(crate) static DUE: AtomicBool = AtomicBool::new(false);
+use document::Pending;
 
-/// How an ending invocation's metrics are written, set by [`configure`] or the first metric
-/// recorded. The end of an invocation reaches the documents' code only through it, so a function
-/// built with the feature that never records a metric links none of that code.
-static DRAIN: OnceLock<fn(&mut Pending, &mut String)> = OnceLock::new();
+/// Each invocation's documents as they are recorded, by the invocation's slot in the log buffer
+/// (see `logging::sink`): the logs write them out when the invocation ends, through [`drain`].
+/// Locked only while the log buffer is, so the two locks are always taken in that order.
+static PENDING: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+
+fn pending() -> MutexGuard<'static, Vec<Pending>> {
+    PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Makes the end of an invocation write metrics documents.
 pub(crate) fn enable() {
-    DRAIN.get_or_init(|| drain_now);
+    crate::logging::attach(drain);
+}
+
+/// Marks that an invocation's end has metrics (or the cold-start metric) to write.
+fn set_due() {
+    ATTACHED_DUE.store(true, Ordering::Release);
 }
 
 /// Records `value` for the metric `name` in this invocation's document. Recording a name again
@@ -150,43 +159,45 @@ fn record(
 ) -> Result<(), MetricsError> {
     let config = config::current()?;
     enable();
-    crate::logging::record_metrics(|pending, loose| {
-        change(pending, config)?;
-        match loose {
-            Some(out) => pending.render(config, epoch_ms_now(), out),
-            None => DUE.store(true, Ordering::Release),
+    crate::logging::record_attached(|at| match at {
+        Recording::Invocation(slot) => {
+            let mut pending = pending();
+            if pending.len() <= slot {
+                pending.resize_with(slot + 1, Pending::default);
+            }
+            change(&mut pending[slot], config)?;
+            set_due();
+            Ok(())
         }
-        Ok(())
+        Recording::Now(out) => {
+            let mut loose = Pending::default();
+            change(&mut loose, config)?;
+            loose.render(config, epoch_ms_now(), out);
+            Ok(())
+        }
     })
 }
 
-/// Whether an invocation's end has metrics to write.
-pub(crate) fn due() -> bool {
-    DUE.load(Ordering::Acquire)
-}
-
-/// Appends an ending invocation's documents (and, the first time, the cold-start metric) to
-/// `out`. The caller holds the log buffer and then settles [`DUE`] with [`settle`].
-pub(crate) fn drain(pending: &mut Pending, out: &mut String) {
-    if let Some(drain) = DRAIN.get() {
-        drain(pending, out);
+/// Appends the documents of the invocation in `slot` (every invocation's with `None`) and, the
+/// first time, the cold-start metric to `out`, then says whether any still wait. The logs call it,
+/// holding their buffer, as an invocation ends.
+fn drain(slot: Option<usize>, out: &mut String) {
+    let mut pending = pending();
+    if let Some(config) = config::get() {
+        let now = epoch_ms_now();
+        if config::take_cold_start() {
+            document::cold_start(config, now, out);
+        }
+        let ending = match slot {
+            Some(slot) => pending.get_mut(slot..=slot).unwrap_or_default(),
+            None => &mut pending[..],
+        };
+        for documents in ending.iter_mut().filter(|p| !p.is_empty()) {
+            documents.render(config, now, out);
+        }
     }
-}
-
-fn drain_now(pending: &mut Pending, out: &mut String) {
-    let Some(config) = config::get() else { return };
-    let now = epoch_ms_now();
-    if config::take_cold_start() {
-        document::cold_start(config, now, out);
-    }
-    if !pending.is_empty() {
-        pending.render(config, now, out);
-    }
-}
-
-/// Sets [`DUE`] from what still waits, after a drain.
-pub(crate) fn settle(waiting: bool) {
-    DUE.store(waiting || config::cold_start_due(), Ordering::Release);
+    let waiting = pending.iter().any(|p| !p.is_empty());
+    ATTACHED_DUE.store(waiting || config::cold_start_due(), Ordering::Release);
 }
 
 #[cfg(test)]

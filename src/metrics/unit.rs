@@ -1,14 +1,11 @@
 //! The units CloudWatch accepts for a metric.
 
 use std::fmt;
-use std::str::FromStr;
-
-use super::MetricsError;
 
 /// A CloudWatch metric unit: the `Unit` of a metric in an EMF document.
 ///
 /// The list is CloudWatch's own (`StandardUnit` in its API); a unit outside it makes CloudWatch
-/// drop the document, which is why units are an enum here rather than strings. [`Unit::from_str`]
+/// drop the document, which is why units are an enum here rather than strings. [`Unit::from_str`](std::str::FromStr::from_str)
 /// reads CloudWatch's spelling (`"Bytes/Second"`) for units that come from configuration.
 ///
 /// ```
@@ -125,17 +122,6 @@ impl Unit {
 impl fmt::Display for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Unit {
-    type Err = MetricsError;
-
-    /// Reads CloudWatch's spelling, exactly (`"Count/Second"`, not `"count per second"`).
-    fn from_str(s: &str) -> Result<Unit, MetricsError> {
-        ALL.into_iter()
-            .find(|unit| unit.as_str() == s)
-            .ok_or_else(|| MetricsError::UnknownUnit(s.to_owned()))
     }
 }
 

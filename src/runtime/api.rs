@@ -21,11 +21,11 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::base::endpoint::Endpoint;
+use crate::base::http1::HttpClient;
+use crate::base::lambda_env::FunctionConfig;
 use crate::context::{Context, HeaderFault};
 use crate::error::{ApiError, ApiErrorKind, Error, write_diagnostic};
-use crate::runtime::config::FunctionConfig;
-use crate::runtime::endpoint::Endpoint;
-use crate::runtime::http::HttpClient;
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
@@ -184,7 +184,7 @@ impl RuntimeApi {
     /// stopped reading it until `until`.
     pub(crate) fn stream_chunks(&mut self, pieces: &[&[u8]], until: Instant) -> io::Result<()> {
         pieces
-            .chunks(crate::runtime::http::MAX_PIECES)
+            .chunks(crate::base::http1::MAX_PIECES)
             .try_for_each(|batch| self.http.write_chunks(batch, until))
     }
 

@@ -14,23 +14,27 @@
 //! every worker has stopped on a Runtime API failure.
 
 pub(crate) mod api;
-pub(crate) mod config;
-pub(crate) mod endpoint;
-pub(crate) mod http;
+pub(crate) mod deadline;
+pub(crate) mod invoke;
+pub(crate) mod local;
 pub(crate) mod panic;
-mod stream;
+pub mod shutdown;
+mod stream_request;
+#[cfg(any(feature = "stream", feature = "http"))]
+pub(crate) mod stream_writer;
+pub(crate) mod trace_env;
 
 use std::process::ExitCode;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use crate::base::endpoint::Endpoint;
+use crate::base::lambda_env::{self as config, FunctionConfig};
 use crate::error::{ApiError, ApiErrorKind, Error, ResponseTooLarge};
 use crate::handler::{Handler, Reply};
 use crate::logging;
 use api::{Delivery, Next, RuntimeApi};
-use config::FunctionConfig;
-use endpoint::Endpoint;
-use stream::{ApiStream, StreamState, broken_stream, finish_stream};
+use stream_request::{ApiStream, StreamState, broken_stream, finish_stream};
 
 /// [`Error::InvalidEvent`]'s `errorType`, which is also how it arrives from a handler library.
 const EVENT_ERROR_TYPE: &str = "Runtime.InvalidEvent";
@@ -47,7 +51,7 @@ const NOTHING_PAUSE: Duration = Duration::from_millis(10);
 pub(crate) fn start<H: Handler>(init: impl FnOnce() -> Result<H, Error>) -> ExitCode {
     match std::env::var(config::RUNTIME_API) {
         Ok(address) => serve(&address, init),
-        Err(std::env::VarError::NotPresent) => crate::local::invoke(init),
+        Err(std::env::VarError::NotPresent) => crate::runtime::local::invoke(init),
         Err(std::env::VarError::NotUnicode(_)) => {
             let _logging = logging::install(logging::Output::Stdout);
             tracing::error!("`{}` is not valid UTF-8; exiting", config::RUNTIME_API);

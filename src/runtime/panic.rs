@@ -28,10 +28,10 @@ use std::panic::{AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant};
 
+use crate::base::endpoint::Endpoint;
 use crate::error::{Error, PanicError};
 use crate::logging;
 use crate::runtime::api::{Delivery, RuntimeApi};
-use crate::runtime::endpoint::Endpoint;
 
 /// How long the dying process waits for the Runtime API to take its report.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -346,7 +346,7 @@ impl Alb {
                 ),
             },
         };
-        let encode = |s: &str| crate::percent::encode(s);
+        let encode = |s: &str| crate::base::percent::encode(s);
         let mut headers: Vec<(String, String)> = vec![
             (
                 "host".into(),

@@ -26,7 +26,7 @@ pub(crate) fn for_invocation(
     error_type: &str,
     message: &str,
 ) -> Option<String> {
-    let header = super::header::from_lambda(trace_header)?;
+    let header = crate::base::trace_header::from_lambda(trace_header)?;
     header.is_sampled().then(|| document(error_type, message))
 }
 

@@ -8,8 +8,8 @@ use std::io::Write;
 
 use super::TraceHeader;
 use super::emitter::{MAX_DATAGRAM, PROTOCOL_HEADER};
-use super::id::SegmentId;
 use super::scalar::{Scalar, ScalarKind};
+use crate::base::trace_id::SegmentId;
 
 /// What a subsegment records besides its name and times.
 #[derive(Default)]

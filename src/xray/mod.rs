@@ -42,8 +42,6 @@
 mod cause;
 mod document;
 mod emitter;
-mod header;
-mod id;
 mod layer;
 mod scalar;
 #[cfg(feature = "xray-sdk")]
@@ -55,14 +53,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub use header::{HeaderError, Sampled, TraceHeader};
-pub use id::{IdError, SegmentId, TraceId};
+pub use crate::base::trace_header::{HeaderError, Sampled, TraceHeader};
+pub use crate::base::trace_id::{IdError, SegmentId, TraceId};
 pub use layer::XrayLayer;
 pub use scalar::Scalar;
 pub use segment::{Subsegment, capture, capture_result, capture_sync};
 
+pub(crate) use crate::base::trace_header::{from_lambda as header_from_lambda, may_be_sampled};
 pub(crate) use cause::{HEADER as ERROR_CAUSE_HEADER, for_invocation as error_cause};
-pub(crate) use header::{from_lambda as header_from_lambda, may_be_sampled};
 
 use document::Record;
 use emitter::Emitter;
@@ -137,7 +135,7 @@ impl Shared {
             Some(recording) => Some(&*recording.header),
             None => self
                 .parsed
-                .get_or_init(|| header::from_lambda(Some(&self.raw)))
+                .get_or_init(|| crate::base::trace_header::from_lambda(Some(&self.raw)))
                 .as_ref(),
         }
     }
@@ -188,7 +186,7 @@ impl Trace {
         let raw = raw?;
         // Without the sampled flag the parse can wait until (and unless) someone asks for the
         // header: what nearly every invocation on Lambda (`Sampled=0`) gets.
-        if !header::may_be_sampled(raw) {
+        if !crate::base::trace_header::may_be_sampled(raw) {
             return Some(Trace {
                 shared: Shared::new(Arc::clone(raw), OnceLock::new(), None),
                 parent: None,
@@ -197,7 +195,7 @@ impl Trace {
         // The context's parse when there is one (see `Context::sampled_trace`).
         let header = match parsed {
             Some(header) => Arc::clone(header),
-            None => Arc::new(header::from_lambda(Some(raw))?),
+            None => Arc::new(crate::base::trace_header::from_lambda(Some(raw))?),
         };
         let (recording, parsed) = match header.parent() {
             Some(function_segment) if header.is_sampled() => (

@@ -64,7 +64,7 @@ pub struct SdkExporter {
     client: Client,
 }
 
-pub use crate::aws_env::ConfigError;
+pub use crate::base::aws_env::ConfigError;
 
 /// An exporter was already installed in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,15 +134,15 @@ impl SdkExporter {
     /// # Errors
     /// [`ConfigError`] when the region or the credentials are missing.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(crate::aws_env::process_var)
+        Self::from_lookup(crate::base::aws_env::process_var)
     }
 
     pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = crate::aws_env::read(var, "AWS_ENDPOINT_URL_XRAY")?;
+        let env = crate::base::aws_env::read(var, "AWS_ENDPOINT_URL_XRAY")?;
         let mut config = aws_sdk_xray::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(env.region))
-            .credentials_provider(crate::aws_credentials::provider(env.credentials))
+            .credentials_provider(crate::base::aws_credentials::provider(env.credentials))
             .timeout_config(TimeoutConfig::builder().operation_timeout(TIMEOUT).build());
         if let Some(url) = env.endpoint {
             config = config.endpoint_url(url);

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 
 use super::document::{self, Data, Exception, Record};
-use super::id::SegmentId;
 use super::scalar::{Scalar, truncate};
 use super::{CURRENT, Shared, Trace, TraceHeader, current, in_flight};
+use crate::base::trace_id::SegmentId;
 
 /// Longest exception message recorded; longer ones are cut (on a character boundary).
 const MAX_MESSAGE: usize = 2048;

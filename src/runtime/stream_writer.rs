@@ -64,7 +64,7 @@ impl<'r, 'a> Writer<'r, 'a> {
         if let Some(target) = self.reply.stream.as_deref_mut() {
             // The content type goes into the Runtime API request's head: a CR or LF in it would
             // end the head or forge a header (`Lambda-Runtime-Function-Error-Type`, say).
-            if !crate::runtime::http::is_header_value(self.content_type) {
+            if !crate::base::http1::is_header_value(self.content_type) {
                 return Err(Error::new(
                     "Runtime.StreamOpen",
                     format!(

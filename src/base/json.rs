@@ -36,7 +36,7 @@
 //! arrays or objects, `sonic-rs` deeper than 254, and finding the depth would cost a pass over
 //! every event. An event nested 128 to 254 levels deep decodes instead of failing.
 //!
-//! `src/json/differential.rs` holds the property tests that pin all of this against
+//! `src/base/json/differential.rs` holds the property tests that pin all of this against
 //! `serde_json`.
 
 use serde::Serialize;

@@ -45,7 +45,7 @@ impl StreamTarget for ApiStream<'_> {
     fn open(&mut self, content_type: &str) -> io::Result<Option<RawFd>> {
         // The handler's side refuses such a content type with a message of its own; this is for
         // a handler library built by another lamina, in layer mode.
-        if !super::http::is_header_value(content_type) {
+        if !crate::base::http1::is_header_value(content_type) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("the content type {content_type:?} is not a valid HTTP header value"),

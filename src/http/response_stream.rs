@@ -6,10 +6,10 @@ use std::pin::pin;
 
 use bytes::Buf;
 
-use super::context::Source;
 use super::response::{self, IntoResponse};
+use super::source::Source;
 use crate::error::{BoxError, Error};
-use crate::streaming::{GATHER, Writer, gather_ready};
+use crate::runtime::stream_writer::{GATHER, Writer, gather_ready};
 
 /// The content type of a streamed HTTP response: a prelude, then the body.
 const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";

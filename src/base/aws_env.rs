@@ -67,10 +67,15 @@ pub(crate) enum CredentialSource {
         session_token: Option<String>,
     },
     /// A container credentials endpoint, asked again as they near their expiry.
-    Container {
-        uri: String,
-        token: Option<crate::aws_credentials::Token>,
-    },
+    Container { uri: String, token: Option<Token> },
+}
+
+/// The authorization token: its value, or the file it is read from on every fetch (EKS rotates
+/// it there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token {
+    Value(String),
+    File(String),
 }
 
 /// Where ECS's (and the SDKs') relative container credentials URIs are served.
@@ -111,7 +116,6 @@ fn credentials(var: &impl Fn(&str) -> Option<String>) -> Result<CredentialSource
         (None, Some(uri)) => return Err(ConfigError::CredentialsUri { uri }),
         (None, None) => return Err(ConfigError::MissingCredentials),
     };
-    use crate::aws_credentials::Token;
     let token = var("AWS_CONTAINER_AUTHORIZATION_TOKEN")
         .map(Token::Value)
         .or_else(|| var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").map(Token::File));
@@ -126,7 +130,6 @@ pub(crate) fn process_var(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws_credentials::Token;
 
     fn source(vars: &[(&str, &str)]) -> Result<CredentialSource, ConfigError> {
         let var = |key: &str| {

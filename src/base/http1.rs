@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::runtime::endpoint::Endpoint;
+use crate::base::endpoint::Endpoint;
 
 const USER_AGENT: &str = concat!("lamina/", env!("CARGO_PKG_VERSION"));
 /// The largest response head accepted; the Runtime API's are a few hundred bytes.

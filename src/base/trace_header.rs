@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::id::{SegmentId, TraceId};
+use super::trace_id::{SegmentId, TraceId};
 
 /// Longest header accepted. Lambda's are about 100 bytes; X-Ray allows 256 bytes of extra
 /// fields.

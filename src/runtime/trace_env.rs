@@ -44,8 +44,8 @@ pub(crate) struct TraceEnv {
 impl TraceEnv {
     pub(crate) fn new() -> Self {
         TraceEnv {
-            under_lambda: std::env::var_os(crate::runtime::config::RUNTIME_API).is_some()
-                && crate::runtime::config::max_concurrency(|k| std::env::var(k).ok())
+            under_lambda: std::env::var_os(crate::base::lambda_env::RUNTIME_API).is_some()
+                && crate::base::lambda_env::max_concurrency(|k| std::env::var(k).ok())
                     .is_ok_and(|n| n == 1),
             is_set: std::env::var_os(TRACE_ENV).is_some(),
             #[cfg(target_os = "linux")]

@@ -2,8 +2,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+use crate::base::lambda_env::RUNTIME_API;
 use crate::error::ConfigError;
-use crate::runtime::config::RUNTIME_API;
 
 /// The Runtime API's address: what to connect to, what to send as `Host`, and a path prefix.
 ///

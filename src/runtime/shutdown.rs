@@ -26,9 +26,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::runtime::config::RUNTIME_API;
-use crate::runtime::endpoint::Endpoint;
-use crate::runtime::http::{HttpClient, text};
+use crate::base::endpoint::Endpoint;
+use crate::base::http1::{HttpClient, text};
+use crate::base::lambda_env::RUNTIME_API;
 
 /// How long shutting down may take after `SIGTERM`: the drain of invocations in flight, then the
 /// hook.

@@ -12,9 +12,9 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
-use crate::aws_env::CredentialSource;
-use crate::runtime::endpoint::Endpoint;
-use crate::runtime::http::HttpClient;
+use crate::base::aws_env::{CredentialSource, Token};
+use crate::base::endpoint::Endpoint;
+use crate::base::http1::HttpClient;
 
 /// The bound on one fetch from the credentials endpoint.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,14 +43,6 @@ pub(crate) fn provider(source: CredentialSource) -> SharedCredentialsProvider {
 pub(crate) struct ContainerCredentials {
     uri: String,
     token: Option<Token>,
-}
-
-/// The authorization token: its value, or the file it is read from on every fetch (EKS rotates
-/// it there).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Token {
-    Value(String),
-    File(String),
 }
 
 impl fmt::Debug for ContainerCredentials {

@@ -791,9 +791,11 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            ApiErrorKind::Io { path, .. } => write!(f, "the Runtime API request `{path}` failed"),
+            ApiErrorKind::Io { path, .. } => {
+                write!(f, "the {} request `{path}` failed", api_name(path))
+            }
             ApiErrorKind::Status { path, status, body } => {
-                write!(f, "the Runtime API answered `{path}` with {status}")?;
+                write!(f, "the {} answered `{path}` with {status}", api_name(path))?;
                 if *status >= 500 {
                     f.write_str(" (the API's state cannot be recovered; the process exits so Lambda starts a new one)")?;
                 }
@@ -805,10 +807,24 @@ impl fmt::Display for ApiError {
             ApiErrorKind::Protocol { path, problem } => {
                 write!(
                     f,
-                    "the Runtime API's answer to `{path}` is unusable: {problem}"
+                    "the {}'s answer to `{path}` is unusable: {problem}",
+                    api_name(path)
                 )
             }
         }
+    }
+}
+
+/// Which of Lambda's APIs serves `path`, for messages.
+fn api_name(path: &str) -> &'static str {
+    if path.starts_with("/2020-01-01/extension") {
+        "Extensions API"
+    } else if path.starts_with("/2022-07-01/telemetry") {
+        "Telemetry API"
+    } else if path.starts_with("/2020-08-15/logs") {
+        "Logs API"
+    } else {
+        "Runtime API"
     }
 }
 

@@ -42,6 +42,8 @@ pub mod context;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+#[cfg(feature = "extension")]
+pub mod extension;
 #[cfg(any(doc, doctest))]
 pub mod guide;
 mod handler;

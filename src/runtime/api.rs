@@ -347,7 +347,7 @@ fn delivery(path: &str, status: u16, body: &[u8]) -> Result<Delivery, ApiError> 
     }
 }
 
-fn io_error(path: &str, source: io::Error) -> ApiError {
+pub(crate) fn io_error(path: &str, source: io::Error) -> ApiError {
     let path = path.to_owned();
     if source.kind() == io::ErrorKind::InvalidData {
         ApiError::new(ApiErrorKind::Protocol {
@@ -360,7 +360,7 @@ fn io_error(path: &str, source: io::Error) -> ApiError {
 }
 
 /// The start of a body, for log lines and error messages.
-fn excerpt(body: &[u8]) -> String {
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
     text.trim().to_owned()
 }

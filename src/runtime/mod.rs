@@ -15,6 +15,8 @@
 
 pub(crate) mod api;
 pub(crate) mod deadline;
+#[cfg_attr(not(feature = "extension"), allow(dead_code))]
+pub(crate) mod extension_api;
 pub(crate) mod invoke;
 pub(crate) mod local;
 pub(crate) mod panic;

@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::base::endpoint::Endpoint;
-use crate::base::http1::{HttpClient, text};
 use crate::base::lambda_env::RUNTIME_API;
+use crate::runtime::extension_api::ExtensionApi;
 
 /// How long shutting down may take after `SIGTERM`: the drain of invocations in flight, then the
 /// hook.
@@ -39,9 +39,6 @@ pub const DRAIN: Duration = Duration::from_millis(200);
 
 /// The name the internal extension registers under.
 const EXTENSION_NAME: &str = "lamina-graceful-shutdown";
-const REGISTER: &str = "/2020-01-01/extension/register";
-const EVENT_NEXT: &str = "/2020-01-01/extension/event/next";
-const ID_HEADER: &str = "Lambda-Extension-Identifier";
 
 /// The write end of the pipe the signal handler wakes the shutdown thread through.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -67,8 +64,15 @@ pub(crate) fn install(hook: RunHook) {
     let Ok(endpoint) = Endpoint::parse(&address) else {
         return;
     };
-    let id = match register(&endpoint) {
-        Ok(id) => id,
+    let registered = ExtensionApi::register(
+        endpoint,
+        EXTENSION_NAME,
+        &[],
+        false,
+        Some(Duration::from_secs(2)),
+    );
+    let api = match registered {
+        Ok((api, _)) => api.without_timeout(),
         Err(problem) => {
             tracing::warn!(
                 "graceful shutdown is off: registering its extension failed ({problem}); the \
@@ -79,56 +83,21 @@ pub(crate) fn install(hook: RunHook) {
     };
     let waiting = std::thread::Builder::new()
         .name("lamina-extension".into())
-        .spawn(move || wait_for_events(endpoint, &id));
+        .spawn(move || wait_for_events(api));
     let armed = waiting.map_err(|e| e.to_string()).and_then(|_| arm(hook));
     if let Err(problem) = armed {
         tracing::warn!("graceful shutdown is off: {problem}; the shutdown hook will not run");
     }
 }
 
-/// `POST /extension/register` with no events; returns the extension's identifier.
-fn register(endpoint: &Endpoint) -> Result<String, String> {
-    let mut client =
-        HttpClient::<std::net::TcpStream>::new(endpoint.clone(), Some(Duration::from_secs(2)));
-    let response = client
-        .request(
-            "POST",
-            REGISTER,
-            &[("Lambda-Extension-Name", EXTENSION_NAME)],
-            br#"{"events":[]}"#,
-        )
-        .map_err(|e| e.to_string())?;
-    if response.status != 200 {
-        return Err(format!(
-            "the Extensions API answered {}: {}",
-            response.status,
-            String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
-        ));
-    }
-    response
-        .headers()
-        .find(|(name, _)| name.eq_ignore_ascii_case(ID_HEADER))
-        .and_then(|(_, value)| text(value))
-        .map(str::to_owned)
-        .ok_or_else(|| format!("the registration's answer has no `{ID_HEADER}`"))
-}
-
 /// Tells Lambda the extension is ready (its first `event/next`) and waits there. No event an
 /// internal extension can subscribe to was asked for, so the wait normally lasts for the life of
 /// the process; if the API answers, ask again, and stop when it fails.
-fn wait_for_events(endpoint: Endpoint, id: &str) {
-    let mut client = HttpClient::<std::net::TcpStream>::new(endpoint, None);
+fn wait_for_events(mut api: ExtensionApi) {
     loop {
-        match client.request("GET", EVENT_NEXT, &[(ID_HEADER, id)], b"") {
-            Ok(response) if response.status == 200 => {}
-            Ok(response) => {
-                tracing::debug!(status = response.status, "the extension's event/next ended");
-                return;
-            }
-            Err(err) => {
-                tracing::debug!(%err, "the extension's event/next ended");
-                return;
-            }
+        if let Err(err) = api.next() {
+            tracing::debug!(%err, "the extension's event/next ended");
+            return;
         }
     }
 }

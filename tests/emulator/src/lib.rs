@@ -14,8 +14,8 @@
 //! echoes an id other than the latest delivery's (an invocation [`Emulator::expire`]d, or handed
 //! out again) is refused with `410 Gone`, as Lambda refuses a timed-out invocation's late answer.
 //! Connections are served concurrently, so several `/next` long-polls can wait at once (Managed
-//! Instances). The Extensions API's `register` and `event/next` are served for internal
-//! extensions: registrations are recorded, and `event/next` waits until the emulator stops.
+//! Instances). The Extensions, Telemetry and Logs APIs are served as Lambda runs them, with
+//! invocations that wait for extensions (see [`Emulator::external`] and the methods after it).
 //!
 //! Every thread it starts stops by itself once the [`Emulator`] is dropped.
 //!
@@ -38,8 +38,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod extensions;
 mod streaming;
 
+pub use extensions::{ExtensionError, Registered, Subscriber};
 pub use streaming::{Fnv, HTTP_INTEGRATION, StreamError, Streamed};
 
 /// Lambda's limit for a streamed response: 200 MB.
@@ -72,6 +74,14 @@ pub enum Route {
     ExtensionRegister,
     /// `GET /2020-01-01/extension/event/next`
     ExtensionNext,
+    /// `POST /2020-01-01/extension/init/error`
+    ExtensionInitError,
+    /// `POST /2020-01-01/extension/exit/error`
+    ExtensionExitError,
+    /// `PUT /2022-07-01/telemetry`
+    Telemetry,
+    /// `PUT /2020-08-15/logs`
+    Logs,
 }
 
 /// A way for the emulator to misbehave on one request.
@@ -231,6 +241,7 @@ struct State {
     outcomes: HashMap<String, Vec<Outcome>>,
     init_error: Option<Posted>,
     init_done: bool,
+    extensions: extensions::Extensions,
     requests: Vec<Request>,
     faults: HashMap<Route, VecDeque<Fault>>,
     connections: usize,
@@ -724,6 +735,10 @@ fn route_of(path: &str) -> Option<(Route, Option<&str>)> {
     match path {
         "/2020-01-01/extension/register" => return Some((Route::ExtensionRegister, None)),
         "/2020-01-01/extension/event/next" => return Some((Route::ExtensionNext, None)),
+        "/2020-01-01/extension/init/error" => return Some((Route::ExtensionInitError, None)),
+        "/2020-01-01/extension/exit/error" => return Some((Route::ExtensionExitError, None)),
+        "/2022-07-01/telemetry" => return Some((Route::Telemetry, None)),
+        "/2020-08-15/logs" => return Some((Route::Logs, None)),
         _ => {}
     }
     let rest = path.strip_prefix("/2018-06-01/runtime/")?;
@@ -765,10 +780,10 @@ fn handle(
         write_answer(stream, 404, r#"{"errorMessage":"no such route"}"#, &[])?;
         return Ok(After::KeepOpen);
     };
-    let expected = if matches!(route, Route::Next | Route::ExtensionNext) {
-        "GET"
-    } else {
-        "POST"
+    let expected = match route {
+        Route::Next | Route::ExtensionNext => "GET",
+        Route::Telemetry | Route::Logs => "PUT",
+        _ => "POST",
     };
     if method != expected {
         write_answer(stream, 405, r#"{"errorMessage":"method not allowed"}"#, &[])?;
@@ -812,43 +827,12 @@ fn handle(
 
     match route {
         Route::Next => answer_next(stream, shared)?,
-        Route::ExtensionRegister => {
-            let named = request
-                .header("lambda-extension-name")
-                .is_some_and(|n| !n.is_empty());
-            let events = serde_json::from_slice::<serde_json::Value>(&request.body)
-                .ok()
-                .and_then(|body| body.get("events").cloned());
-            if !named || !events.as_ref().is_some_and(serde_json::Value::is_array) {
-                write_answer(
-                    stream,
-                    400,
-                    r#"{"errorMessage":"a registration needs Lambda-Extension-Name and an events array","errorType":"InvalidRequest"}"#,
-                    &[],
-                )?;
-            } else {
-                write_answer(
-                    stream,
-                    200,
-                    r#"{"functionName":"orders","functionVersion":"$LATEST","handler":"bootstrap"}"#,
-                    &[("Lambda-Extension-Identifier", "ext-0001")],
-                )?;
-            }
-        }
-        Route::ExtensionNext => {
-            // No event an internal extension can subscribe to is ever sent: wait until the
-            // emulator stops, then close.
-            while !shared.shutdown.load(Ordering::SeqCst) {
-                let state = shared.lock();
-                drop(
-                    shared
-                        .changed
-                        .wait_timeout(state, POLL)
-                        .unwrap_or_else(|p| p.into_inner()),
-                );
-            }
-            return Ok(After::Close);
-        }
+        Route::ExtensionRegister => return extensions::register(stream, &request, shared),
+        Route::ExtensionNext => return extensions::next(stream, &request, shared),
+        Route::ExtensionInitError => return extensions::error(stream, &request, shared, "init"),
+        Route::ExtensionExitError => return extensions::error(stream, &request, shared, "exit"),
+        Route::Telemetry => return extensions::subscribe(stream, &request, shared, "telemetry"),
+        Route::Logs => return extensions::subscribe(stream, &request, shared, "logs"),
         Route::Response | Route::Error => {
             let id = id.unwrap_or_default();
             answer_outcome(stream, shared, route, id, &request)?
@@ -913,6 +897,15 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
             if !state.queue.is_empty() && peer_closed(stream) {
                 return Ok(());
             }
+            // Lambda hands out an invocation only while every extension waits in `event/next`.
+            if !state.extensions.ready() {
+                state = shared
+                    .changed
+                    .wait_timeout(state, POLL)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
             if let Some(next) = state.queue.pop_front() {
                 let count = state.delivered.entry(next.0.clone()).or_default();
                 *count += 1;
@@ -952,6 +945,23 @@ fn answer_next(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    {
+        let find = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        };
+        let deadline_ms = find("Lambda-Runtime-Deadline-Ms")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(deadline);
+        let arn = find("Lambda-Runtime-Invoked-Function-Arn").unwrap_or("");
+        let trace = find("Lambda-Runtime-Trace-Id");
+        shared
+            .lock()
+            .extensions
+            .invocation_started(&id, deadline_ms, arn, trace);
+    }
     write_answer_bytes(stream, 200, &event.body, &pairs)
 }
 
@@ -1000,13 +1010,16 @@ fn answer_outcome(
         drop(state);
         return write_answer(stream, 413, &payload_too_large(limit), &[]);
     }
-    let outcome = match route {
-        Route::Response => Outcome::Response(request.body.clone()),
-        _ => Outcome::Error(posted(request)),
+    let (outcome, status) = match route {
+        Route::Response => (Outcome::Response(request.body.clone()), "success"),
+        _ => (Outcome::Error(posted(request)), "error"),
     };
     let entry = state.outcomes.entry(id.to_owned()).or_default();
     let repeat = !entry.is_empty();
     entry.push(outcome);
+    if !repeat {
+        state.extensions.runtime_done(id, status);
+    }
     shared.changed.notify_all();
     drop(state);
     if repeat {
@@ -1106,6 +1119,9 @@ fn answer_stream(
     let entry = state.outcomes.entry(id.to_owned()).or_default();
     let repeat = !entry.is_empty();
     entry.push(Outcome::Streamed(streamed));
+    if !repeat {
+        state.extensions.runtime_done(id, "success");
+    }
     shared.changed.notify_all();
     drop(state);
     match ending {

@@ -198,7 +198,7 @@ fn a_refused_registration_leaves_the_function_serving_and_says_so() {
     assert_eq!(json(&api.invoke(Event::json("{}"))), serde_json::json!(1));
     let output = function.wait_output("graceful shutdown is off");
     assert!(
-        output.contains("the Extensions API answered 403"),
+        output.contains("the Extensions API answered `/2020-01-01/extension/register` with 403"),
         "{output}"
     );
 }

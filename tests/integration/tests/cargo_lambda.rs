@@ -658,3 +658,49 @@ fn watch_with_concurrency_serves_parallel_invokes_from_several_processes() {
         "four invocations in flight ran in {pids:?}"
     );
 }
+
+#[test]
+fn a_lamina_extension_gets_invoke_events_from_watch() {
+    require_cargo_lambda();
+    let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let watch = Watch::start();
+    let (ok, warm) = watch.invoke(HELLO_EVENT, Duration::from_secs(600));
+    assert!(ok, "{warm}");
+    // Watch serves the Extensions API under `/.rt`; an extension is started beside it, as its
+    // documentation says, and subscribes to telemetry (which watch accepts and never delivers).
+    let api = format!("http://127.0.0.1:{}/.rt", watch.port);
+    let env = vec![
+        ("AWS_LAMBDA_RUNTIME_API".to_owned(), api),
+        ("EXTENSION_MODE".to_owned(), "telemetry".to_owned()),
+    ];
+    let extension_binary = Path::new(env!("CARGO_BIN_EXE_extension"));
+    let mut extension = Function::spawn(extension_binary, &env, &[], None);
+    extension.wait_output("registered function-name account-id");
+    // Watch sends INVOKE only to the extensions waiting in `event/next` at that moment: ask
+    // until the extension has been waiting when one arrived.
+    let until = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let (ok, answer) = watch.invoke(HELLO_EVENT, Duration::from_secs(60));
+        assert!(ok, "{answer}");
+        let body: Value = serde_json::from_str(answer.trim()).expect(&answer);
+        let id = body["request_id"]
+            .as_str()
+            .expect("a request id")
+            .to_owned();
+        let line = format!("invoke {id} hello_example -");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && !extension.output().contains(&line) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if extension.output().contains(&line) || Instant::now() >= until {
+            break extension.output().contains(&line);
+        }
+    };
+    assert!(
+        seen,
+        "no INVOKE reached the extension:\n{}",
+        extension.output()
+    );
+    assert!(extension.is_running(), "{}", extension.output());
+    extension.stop();
+}

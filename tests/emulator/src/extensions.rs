@@ -551,13 +551,32 @@ fn check_subscription(
     })
 }
 
-/// POSTs `body` to `uri` (`http://host:port/path`) and returns the answer's status.
+/// POSTs `body` to `uri` (`http://host:port/path`) and returns the answer's status, trying
+/// again for a while when the connection fails, as Lambda does when nothing listens yet. As in
+/// Lambda's sandbox, `sandbox.localdomain` is this machine.
 pub(crate) fn post(uri: &str, body: &[u8]) -> io::Result<u16> {
+    let mut tries = 0;
+    loop {
+        match post_once(uri, body) {
+            Err(err) if tries < 100 && err.kind() != io::ErrorKind::InvalidData => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(10));
+            }
+            answered => return answered,
+        }
+    }
+}
+
+fn post_once(uri: &str, body: &[u8]) -> io::Result<u16> {
     let rest = uri.strip_prefix("http://").unwrap_or(uri);
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let mut connection = TcpStream::connect(authority)?;
+    let address = match authority.strip_prefix("sandbox.localdomain:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => authority.to_owned(),
+    };
+    let mut connection = TcpStream::connect(address)?;
     connection.set_read_timeout(Some(Duration::from_secs(30)))?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -704,3 +704,70 @@ fn a_lamina_extension_gets_invoke_events_from_watch() {
     assert!(extension.is_running(), "{}", extension.output());
     extension.stop();
 }
+
+#[test]
+fn layers_build_makes_extension_layers_that_run_from_opt_extensions() {
+    require_cargo_lambda();
+    let out = cargo_lambda_target().join("layers-extension-test");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+        let output = run_ok(
+            Command::new(repo_root().join("layers/build"))
+                .current_dir(repo_root())
+                .env("CARGO_TARGET_DIR", cargo_lambda_target())
+                .args(["--extension", "report-forwarder", "--out"])
+                .arg(&out),
+        );
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(report.contains("All checks passed"), "{report}");
+    }
+    let report = r#"[{"time":"2026-12-07T10:00:00.000Z","type":"platform.report","record":{"requestId":"r-1","status":"success","metrics":{"durationMs":4.5,"billedDurationMs":5,"memorySizeMB":128,"maxMemoryUsedMB":19}}}]"#;
+    for arch in ["x86_64", "arm64"] {
+        let sandbox = LambdaSandbox::new();
+        unzip(
+            &out.join(format!("report-forwarder-{arch}.zip")),
+            &sandbox.opt(),
+        );
+        let extensions = sandbox.opt().join("extensions");
+        let entries: Vec<String> = std::fs::read_dir(&extensions)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(entries, ["report-forwarder"], "{arch}");
+        let binary = extensions.join("report-forwarder");
+        assert_eq!(mode(&binary), 0o755, "{arch}");
+        let qemu = qemu_aarch64();
+        let program: Vec<&str> = if arch == "arm64" {
+            expect_aarch64(&binary);
+            vec![
+                qemu.to_str().unwrap(),
+                "-L",
+                AARCH64_SYSROOT,
+                "/opt/extensions/report-forwarder",
+            ]
+        } else {
+            vec!["/opt/extensions/report-forwarder"]
+        };
+        let api = Emulator::start();
+        api.external("report-forwarder");
+        // Without LAMBDA_TASK_ROOT the listener binds 127.0.0.1, where the emulator pushes.
+        let mut extension = sandbox.start_program(&program, &api, &[("LAMBDA_TASK_ROOT", "")]);
+        assert!(
+            api.wait_extensions_ready(1, WAIT),
+            "{arch}: {}",
+            extension.output()
+        );
+        assert_eq!(api.extensions()[0].name, "report-forwarder", "{arch}");
+        assert_eq!(api.wait_subscribers(1, WAIT).len(), 1, "{arch}");
+        let answers = api.push_telemetry(report);
+        assert_eq!(*answers[0].as_ref().expect("an answer"), 200, "{arch}");
+        let output = extension.wait_output("\"BilledDuration\"");
+        assert!(
+            output.contains("\"FunctionName\":\"orders\""),
+            "{arch}: {output}"
+        );
+        api.shutdown_extensions("spindown", Duration::from_secs(2));
+        let status = extension.wait_exit(WAIT).expect("the extension exits");
+        assert!(status.success(), "{arch}: {status:?}");
+    }
+}

@@ -318,6 +318,17 @@ impl LambdaSandbox {
         self.run(&program, emulator, "bootstrap", extra)
     }
 
+    /// Starts `program` (its path inside the sandbox first: an extension at
+    /// `/opt/extensions/NAME`, say) with Lambda's environment and `extra`.
+    pub fn start_program(
+        &self,
+        program: &[&str],
+        emulator: &Emulator,
+        extra: &[(&str, &str)],
+    ) -> Function {
+        self.run(program, emulator, "bootstrap", extra)
+    }
+
     fn run(
         &self,
         program: &[&str],

@@ -40,6 +40,10 @@
 )]
 //! 12. [Testing](testing): handlers in-process, whole functions against the emulator.
 //! 13. [Performance](performance): what lamina costs beside `lambda_runtime`, and how it is measured.
+#![cfg_attr(
+    feature = "extension",
+    doc = "14. [Extensions](extensions): external and internal extensions, the Telemetry API, shipping them, coming from `lambda-extension`."
+)]
 
 pub mod functions {
     #![doc = include_str!("functions.md")]
@@ -99,4 +103,9 @@ pub mod testing {
 
 pub mod performance {
     #![doc = include_str!("performance.md")]
+}
+
+#[cfg(feature = "extension")]
+pub mod extensions {
+    #![doc = include_str!("extensions.md")]
 }

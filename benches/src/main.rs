@@ -9,13 +9,15 @@
 //! the Managed Instances rows (lamina's workers beside `lambda_runtime::run_concurrent`);
 //! `--streaming` only the response streaming rows (`lamina::stream` beside
 //! `lambda_runtime::streaming`); `--powertools` only the metrics, idempotency and DynamoDB
-//! Streams rows.
+//! Streams rows; `--extensions` only the extension rows (lamina's extension beside
+//! `lambda-extension`'s).
 //!
 //! Wall-clock figures move by tens of percent between runs on a shared machine; callgrind's
 //! instruction counts repeat to within a fraction of a percent, so they are the ones to steer by.
 
 mod compat;
 mod concurrency;
+mod extensions;
 mod http;
 mod metrics;
 mod powertools;
@@ -64,6 +66,7 @@ struct Options {
     concurrency_only: bool,
     streaming_only: bool,
     powertools_only: bool,
+    extensions_only: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -78,6 +81,7 @@ fn parse_options() -> Result<Options, String> {
         concurrency_only: false,
         streaming_only: false,
         powertools_only: false,
+        extensions_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -100,15 +104,16 @@ fn parse_options() -> Result<Options, String> {
             "--concurrency" => options.concurrency_only = true,
             "--streaming" => options.streaming_only = true,
             "--powertools" => options.powertools_only = true,
+            "--extensions" => options.extensions_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools]"
+                    "usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools] [--extensions]"
                         .to_owned(),
                 );
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools]"
+                    "unknown argument `{other}`; usage: bench [--reps N] [--soak INVOCATIONS [--workers W]] [--xray] [--only TEXT] [--compat] [--http] [--concurrency] [--streaming] [--powertools] [--extensions]"
                 ));
             }
         }
@@ -175,6 +180,10 @@ fn main() {
         powertools::run(&dir, SMALL_EVENT);
         return;
     }
+    if options.extensions_only {
+        extensions::run(&dir);
+        return;
+    }
     if !options.xray_only {
         compare(&subjects, options.reps);
         print_bare_size(&subjects[0], &bare);
@@ -186,6 +195,7 @@ fn main() {
         concurrency::run(&dir);
         streaming::run(&dir);
         powertools::run(&dir, SMALL_EVENT);
+        extensions::run(&dir);
     }
 }
 

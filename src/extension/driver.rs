@@ -8,13 +8,13 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::base::endpoint::Endpoint;
 use crate::base::lambda_env::{MAX_CONCURRENCY, RUNTIME_API};
 use crate::error::{ConfigError, Error, IntoError, PanicError, write_diagnostic};
 use crate::extension::event::{self, Event, EventKind, Parsed};
 use crate::extension::listener::{self, Delivery};
+use crate::extension::next::NextThread;
 use crate::extension::{BoxFuture, Extension, OnBatch, Registration, Subscription};
 use crate::logging;
 use crate::runtime::extension_api::{ExtensionApi, LOGS, Stop};
@@ -267,12 +267,10 @@ fn stop(api: &mut ExtensionApi, stop: Stop, err: Error) -> Error {
     err
 }
 
-/// The event lane: waiting for `event/next`, or running the handler on an event. There is one,
-/// on the loop's stack, so its size costs nothing a box per event would not.
-#[allow(clippy::large_enum_variant)]
+/// The event lane: waiting for `event/next`, or running the handler on an event.
 enum Lane<Fut> {
-    Waiting(JoinHandle<(ExtensionApi, Result<Vec<u8>, Error>)>),
-    Handling(ExtensionApi, Caught<Fut>, EventKind),
+    Waiting,
+    Handling(Caught<Fut>, EventKind),
 }
 
 /// The telemetry lane's batch in the handler, and where its outcome goes.
@@ -283,17 +281,10 @@ type BatchSlot = Option<(
 
 /// What one turn of the loop saw.
 enum Step {
-    Polled(Result<(ExtensionApi, Vec<u8>), Error>),
-    Handled(ExtensionApi, Result<(), Error>, EventKind),
+    Polled(Result<Vec<u8>, Error>),
+    Handled(Result<(), Error>, EventKind),
     Delivered(Option<Delivery>),
     BatchHandled(Result<(), Error>),
-}
-
-fn wait_next(mut api: ExtensionApi) -> JoinHandle<(ExtensionApi, Result<Vec<u8>, Error>)> {
-    tokio::task::spawn_blocking(move || {
-        let next = api.next();
-        (api, next)
-    })
 }
 
 async fn serve<S, H, Fut, E>(started: Started<S>, mut handler: H) -> Result<(), Error>
@@ -313,27 +304,29 @@ where
         Some((deliveries, on_batch)) => (Some(deliveries), Some(on_batch)),
         None => (None, None),
     };
-    let mut lane: Option<Lane<Fut>> = Some(Lane::Waiting(wait_next(api)));
+    let mut next = NextThread::start(api)?;
+    let mut lane: Lane<Fut> = Lane::Waiting;
     let mut batch: BatchSlot = None;
     loop {
-        let step = poll_fn(|cx| poll_step(cx, &mut lane, &mut batch, &mut deliveries)).await;
+        let step =
+            poll_fn(|cx| poll_step(cx, &mut next, &mut lane, &mut batch, &mut deliveries)).await;
         match step {
-            Step::Polled(Ok((api, body))) => match event::parse(&body) {
+            Step::Polled(Ok(body)) => match event::parse(&body) {
                 Ok(Parsed::Event(event)) => {
                     let kind = event.kind();
                     if let Event::Shutdown(shutdown) = &event {
                         end_at(shutdown.deadline_ms());
                     }
                     let handling = Caught::new_with(|| handler(event, state));
-                    lane = Some(Lane::Handling(api, handling, kind));
+                    lane = Lane::Handling(handling, kind);
                 }
                 Ok(Parsed::Unknown(kind)) => {
                     tracing::warn!("an event of a type lamina does not know ({kind}) is skipped");
-                    lane = Some(Lane::Waiting(wait_next(api)));
+                    next.ask();
                 }
                 Err(problem) => {
                     tracing::warn!("an unreadable event is skipped: {problem}");
-                    lane = Some(Lane::Waiting(wait_next(api)));
+                    next.ask();
                 }
             },
             Step::Polled(Err(err)) => {
@@ -341,10 +334,14 @@ where
                 logging::flush();
                 return Err(err);
             }
-            Step::Handled(mut api, result, kind) => {
+            Step::Handled(result, kind) => {
+                lane = Lane::Waiting;
                 if let Err(err) = result {
                     if stop_on_error {
-                        return Err(stop(&mut api, Stop::Exit, err));
+                        return Err(match next.into_api() {
+                            Some(mut api) => stop(&mut api, Stop::Exit, err),
+                            None => err,
+                        });
                     }
                     tracing::error!(
                         error_type = err.error_type(),
@@ -357,7 +354,7 @@ where
                     logging::flush();
                     return Ok(());
                 }
-                lane = Some(Lane::Waiting(wait_next(api)));
+                next.ask();
             }
             Step::Delivered(Some(delivery)) => {
                 let Some(on_batch) = on_batch.as_mut() else {
@@ -386,7 +383,8 @@ where
 
 fn poll_step<Fut, E>(
     cx: &mut TaskContext<'_>,
-    lane: &mut Option<Lane<Fut>>,
+    next: &mut NextThread,
+    lane: &mut Lane<Fut>,
     batch: &mut BatchSlot,
     deliveries: &mut Option<mpsc::Receiver<Delivery>>,
 ) -> Poll<Step>
@@ -395,28 +393,16 @@ where
     E: IntoError,
 {
     match lane {
-        Some(Lane::Waiting(next)) => {
-            if let Poll::Ready(joined) = Pin::new(next).poll(cx) {
-                lane.take();
-                let polled = match joined {
-                    Ok((api, next)) => next.map(|body| (api, body)),
-                    Err(err) => Err(Error::new(
-                        "Extension.EventNext",
-                        format!("the wait for the next event failed: {err}"),
-                    )),
-                };
+        Lane::Waiting => {
+            if let Poll::Ready(polled) = next.poll_answer(cx) {
                 return Poll::Ready(Step::Polled(polled));
             }
         }
-        Some(Lane::Handling(_, handling, _)) => {
+        Lane::Handling(handling, kind) => {
             if let Poll::Ready(result) = Pin::new(handling).poll(cx) {
-                let Some(Lane::Handling(api, _, kind)) = lane.take() else {
-                    unreachable!("the lane was just seen handling")
-                };
-                return Poll::Ready(Step::Handled(api, result, kind));
+                return Poll::Ready(Step::Handled(result, *kind));
             }
         }
-        None => {}
     }
     match batch {
         Some((handling, _)) => {

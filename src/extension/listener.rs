@@ -3,19 +3,20 @@
 //! Under Lambda the destination is `sandbox.localdomain`: the listener binds the address
 //! `/etc/hosts` gives that name, or every address of the sandbox when it has no entry (nothing
 //! outside the sandbox reaches it). Anywhere else (the in-repo emulator, `cargo lambda watch`)
-//! it binds 127.0.0.1 and names that address. Each connection is served on a thread of its own;
-//! each batch is read, handed to the extension's telemetry handler, and answered once the
-//! handler returns: `200`, or `500` with the handler's error, or `400` for a body that is not a
-//! JSON array.
+//! it binds 127.0.0.1 and names that address. Each connection is served on a thread of its own
+//! (kept for the next connection once it closes); each batch is read, handed to the extension's
+//! telemetry handler, and answered once the handler returns: `200`, or `500` with the handler's
+//! error, or `400` for a body that is not a JSON array.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
 use tokio::sync::mpsc;
 
-use crate::extension::record::{Telemetry, parse_batch};
+use crate::extension::batch::parse_batch;
+use crate::extension::record::Telemetry;
 
 /// The host name Lambda's documentation gives for a subscriber's destination.
 const SANDBOX_HOST: &str = "sandbox.localdomain";
@@ -74,39 +75,139 @@ fn host_address(hosts: &str, name: &str) -> Option<IpAddr> {
 impl Listener {
     /// Serves pushes on threads of lamina's, handing each batch to `deliveries`.
     pub(crate) fn serve(self, deliveries: mpsc::Sender<Delivery>) -> io::Result<()> {
-        let open = Arc::new(AtomicUsize::new(0));
         std::thread::Builder::new()
             .name("lamina-telemetry".into())
-            .spawn(move || {
-                for stream in self.socket.incoming() {
-                    let Ok(stream) = stream else { continue };
-                    if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                        open.fetch_sub(1, Ordering::SeqCst);
-                        continue;
-                    }
-                    let (open, deliveries) = (Arc::clone(&open), deliveries.clone());
-                    let spawned = std::thread::Builder::new()
-                        .name("lamina-telemetry-conn".into())
-                        .spawn(move || {
-                            if let Err(err) = serve_connection(stream, &deliveries) {
-                                tracing::debug!(%err, "a telemetry connection ended");
-                            }
-                            open.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    if spawned.is_err() {
-                        tracing::warn!("no thread for a telemetry connection; it is closed");
-                    }
-                }
-            })?;
+            .spawn(move || accept(self.socket, deliveries))?;
         Ok(())
     }
 }
 
-fn serve_connection(mut stream: TcpStream, deliveries: &mpsc::Sender<Delivery>) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut buf = Vec::with_capacity(64 * 1024);
+/// The connection threads: each serves one connection, then waits for another, so a push on a
+/// new connection (as Lambda may make each time) does not start a thread.
+struct Workers {
+    /// Threads serving a connection or waiting for one.
+    open: AtomicUsize,
+    /// Threads waiting for a connection.
+    idle: AtomicUsize,
+    queue: Mutex<std_mpsc::Receiver<TcpStream>>,
+}
+
+fn accept(socket: TcpListener, deliveries: mpsc::Sender<Delivery>) {
+    let (queue, queued) = std_mpsc::channel::<TcpStream>();
+    let workers = Arc::new(Workers {
+        open: AtomicUsize::new(0),
+        idle: AtomicUsize::new(0),
+        queue: Mutex::new(queued),
+    });
+    for stream in socket.incoming() {
+        let Ok(stream) = stream else { continue };
+        let claimed = workers
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
+                idle.checked_sub(1)
+            })
+            .is_ok();
+        if claimed {
+            if queue.send(stream).is_err() {
+                return;
+            }
+            continue;
+        }
+        if workers.open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            workers.open.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let (workers, deliveries) = (Arc::clone(&workers), deliveries.clone());
+        let spawned = std::thread::Builder::new()
+            .name("lamina-telemetry-conn".into())
+            .spawn(move || work(stream, &workers, &deliveries));
+        if spawned.is_err() {
+            tracing::warn!("no thread for a telemetry connection; it is closed");
+        }
+    }
+}
+
+fn work(mut stream: TcpStream, workers: &Workers, deliveries: &mpsc::Sender<Delivery>) {
+    let mut buf = Buffer::new();
     loop {
-        let Some((head_len, length)) = read_head(&mut stream, &mut buf)? else {
+        if let Err(err) = serve_connection(stream, &mut buf, deliveries) {
+            tracing::debug!(%err, "a telemetry connection ended");
+        }
+        buf.reset();
+        workers.idle.fetch_add(1, Ordering::SeqCst);
+        let next = match workers.queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => break,
+        };
+        match next {
+            Ok(next) => stream = next,
+            Err(_) => break,
+        }
+    }
+    workers.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A connection's bytes: `bytes[..filled]` read and not yet used, the rest room for reads
+/// (zeroed once, when it grows, never for each read).
+struct Buffer {
+    bytes: Vec<u8>,
+    filled: usize,
+}
+
+impl Buffer {
+    const START: usize = 16 * 1024;
+    /// A buffer grown past this for a large push is given back after it.
+    const KEPT: usize = 256 * 1024;
+
+    fn new() -> Self {
+        Buffer {
+            bytes: vec![0; Self::START],
+            filled: 0,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.filled]
+    }
+
+    /// Reads once; `false` at the end of the connection.
+    fn fill(&mut self, stream: &mut TcpStream) -> io::Result<bool> {
+        if self.filled == self.bytes.len() {
+            self.grow(self.bytes.len() * 2);
+        }
+        let read = stream.read(&mut self.bytes[self.filled..])?;
+        self.filled += read;
+        Ok(read > 0)
+    }
+
+    fn grow(&mut self, len: usize) {
+        if len > self.bytes.len() {
+            self.bytes.resize(len, 0);
+        }
+    }
+
+    /// Drops the first `used` bytes.
+    fn consume(&mut self, used: usize) {
+        self.bytes.copy_within(used..self.filled, 0);
+        self.filled -= used;
+    }
+
+    fn reset(&mut self) {
+        self.filled = 0;
+        if self.bytes.len() > Self::KEPT {
+            self.bytes = vec![0; Self::START];
+        }
+    }
+}
+
+fn serve_connection(
+    mut stream: TcpStream,
+    buf: &mut Buffer,
+    deliveries: &mpsc::Sender<Delivery>,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    loop {
+        let Some((head_len, length)) = read_head(&mut stream, buf)? else {
             return Ok(());
         };
         let Some(length) = length else {
@@ -117,13 +218,14 @@ fn serve_connection(mut stream: TcpStream, deliveries: &mpsc::Sender<Delivery>) 
             answer(&mut stream, 413, "a push may hold 8 MiB at most")?;
             return Ok(());
         }
-        while buf.len() < head_len + length {
-            if !fill(&mut stream, &mut buf)? {
+        buf.grow(head_len + length);
+        while buf.filled < head_len + length {
+            if !buf.fill(&mut stream)? {
                 return Ok(());
             }
         }
-        let outcome = deliver(&buf[head_len..head_len + length], deliveries);
-        buf.drain(..head_len + length);
+        let outcome = deliver(&buf.data()[head_len..head_len + length], deliveries);
+        buf.consume(head_len + length);
         match outcome {
             Ok(()) => answer(&mut stream, 200, "")?,
             Err((status, message)) => answer(&mut stream, status, &message)?,
@@ -135,12 +237,12 @@ fn serve_connection(mut stream: TcpStream, deliveries: &mpsc::Sender<Delivery>) 
 /// the connection.
 fn read_head(
     stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
+    buf: &mut Buffer,
 ) -> io::Result<Option<(usize, Option<usize>)>> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut request = httparse::Request::new(&mut headers);
-        match request.parse(buf) {
+        match request.parse(buf.data()) {
             Ok(httparse::Status::Complete(head_len)) => {
                 let length = request
                     .headers
@@ -149,8 +251,8 @@ fn read_head(
                     .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok());
                 return Ok(Some((head_len, length)));
             }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {
-                if !fill(stream, buf)? {
+            Ok(httparse::Status::Partial) if buf.filled < MAX_HEAD => {
+                if !buf.fill(stream)? {
                     return Ok(None);
                 }
             }
@@ -160,13 +262,6 @@ fn read_head(
             }
         }
     }
-}
-
-fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let mut chunk = [0u8; 16 * 1024];
-    let read = stream.read(&mut chunk)?;
-    buf.extend_from_slice(&chunk[..read]);
-    Ok(read > 0)
 }
 
 /// Hands one push's batch to the handler and waits for its outcome.

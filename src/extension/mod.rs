@@ -33,8 +33,8 @@
 //!   [`Registration`]. An `init` that fails, or a subscription Lambda refuses, is reported to
 //!   `/extension/init/error` (`Lambda-Extension-Function-Error-Type: Extension.<Reason>`) and
 //!   returned, so `main` ends with a non-zero status, as Lambda expects.
-//! - **Waits for events** with `event/next` on a blocking thread of tokio's, so the runtime's
-//!   other tasks (and the telemetry handler) run meanwhile. A handler's error on one event is
+//! - **Waits for events** with `event/next` on a thread of its own, so the runtime's other
+//!   tasks (and the telemetry handler) run meanwhile. A handler's error on one event is
 //!   logged and the next event is waited for, unless [`Extension::stop_on_error`] asked to stop:
 //!   then it is reported to `/extension/exit/error` and returned. A panic counts as an error.
 //! - **Shuts down**: after `SHUTDOWN` the handler runs until it returns or until shortly before
@@ -53,9 +53,11 @@
 //!
 //! A registration refused with `403` while it asked for `INVOKE` is made once more without it.
 
+mod batch;
 mod driver;
 mod event;
 mod listener;
+mod next;
 mod record;
 mod registration;
 mod subscription;

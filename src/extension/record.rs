@@ -1,13 +1,8 @@
-//! The records the Telemetry API (and the Logs API) push to a subscriber, typed.
-//!
-//! Each batch is a JSON array of `{"time", "type", "record"}` items. Every item is read on its
-//! own: a type lamina does not know, or a known type whose record does not have the documented
-//! shape, reaches the handler as [`Record::Unknown`] with its JSON, and the rest of the batch
-//! is read as usual.
+//! The records the Telemetry API (and the Logs API) push to a subscriber, typed; `batch`
+//! reads them.
 
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer};
-use serde_json::value::RawValue;
+use serde::de::Deserializer;
 
 /// One item of a telemetry batch: when it happened and what it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,14 +106,23 @@ impl Status {
 
 impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        Ok(match &*text {
-            "success" => Status::Success,
-            "failure" => Status::Failure,
-            "error" => Status::Error,
-            "timeout" => Status::Timeout,
-            other => Status::Other(other.to_owned()),
-        })
+        struct StatusVisitor;
+        impl serde::de::Visitor<'_> for StatusVisitor {
+            type Value = Status;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a status")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Status, E> {
+                Ok(match text {
+                    "success" => Status::Success,
+                    "failure" => Status::Failure,
+                    "error" => Status::Error,
+                    "timeout" => Status::Timeout,
+                    other => Status::Other(other.to_owned()),
+                })
+            }
+        }
+        deserializer.deserialize_str(StatusVisitor)
     }
 }
 
@@ -381,237 +385,4 @@ pub struct LogsDropped {
     pub dropped_records: u64,
     /// How many bytes were dropped.
     pub dropped_bytes: u64,
-}
-
-#[derive(Deserialize)]
-struct Item<'a> {
-    #[serde(default, borrow)]
-    time: std::borrow::Cow<'a, str>,
-    #[serde(rename = "type", borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    record: &'a RawValue,
-}
-
-/// Reads a batch: an error only when the body is not a JSON array.
-pub(crate) fn parse_batch(body: &[u8]) -> Result<Vec<Telemetry>, serde_json::Error> {
-    let items: Vec<&RawValue> = serde_json::from_slice(body)?;
-    Ok(items.into_iter().map(parse_item).collect())
-}
-
-fn parse_item(item: &RawValue) -> Telemetry {
-    let Ok(Item { time, kind, record }) = serde_json::from_str::<Item<'_>>(item.get()) else {
-        return Telemetry {
-            time: String::new(),
-            record: Record::Unknown {
-                kind: String::new(),
-                record: serde_json::from_str(item.get()).unwrap_or(serde_json::Value::Null),
-            },
-        };
-    };
-    let typed = match &*kind {
-        "platform.initStart" => typed(record, Record::InitStart),
-        "platform.initRuntimeDone" => typed(record, Record::InitRuntimeDone),
-        "platform.initReport" => typed(record, Record::InitReport),
-        "platform.restoreStart" => typed(record, Record::RestoreStart),
-        "platform.restoreRuntimeDone" => typed(record, Record::RestoreRuntimeDone),
-        "platform.restoreReport" => typed(record, Record::RestoreReport),
-        "platform.start" => typed(record, Record::Start),
-        "platform.runtimeDone" => typed(record, Record::RuntimeDone),
-        "platform.report" => typed(record, Record::Report),
-        "platform.extension" => typed(record, Record::Extension),
-        "platform.telemetrySubscription" | "platform.logsSubscription" => {
-            typed(record, Record::TelemetrySubscription)
-        }
-        "platform.logsDropped" => typed(record, Record::LogsDropped),
-        "function" => log_line(record).map(Record::Function),
-        "extension" => log_line(record).map(Record::ExtensionLog),
-        _ => None,
-    };
-    Telemetry {
-        time: time.into_owned(),
-        record: typed.unwrap_or_else(|| Record::Unknown {
-            kind: kind.into_owned(),
-            record: serde_json::from_str(record.get()).unwrap_or(serde_json::Value::Null),
-        }),
-    }
-}
-
-fn typed<T: DeserializeOwned>(record: &RawValue, wrap: fn(T) -> Record) -> Option<Record> {
-    serde_json::from_str(record.get()).ok().map(wrap)
-}
-
-fn log_line(record: &RawValue) -> Option<LogLine> {
-    let text = record.get();
-    if text.starts_with('"') {
-        serde_json::from_str(text).ok().map(LogLine::Text)
-    } else {
-        serde_json::from_str(text).ok().map(LogLine::Json)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(item: &str) -> Record {
-        let batch = parse_batch(format!("[{item}]").as_bytes()).expect("a batch");
-        assert_eq!(batch.len(), 1);
-        batch
-            .into_iter()
-            .next()
-            .map(|t| t.record)
-            .expect("one record")
-    }
-
-    #[test]
-    fn a_report_carries_every_metric() {
-        let record = one(
-            r#"{"time":"2026-12-07T10:00:01.000Z","type":"platform.report","record":{"requestId":"r-1","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":256,"maxMemoryUsedMB":31,"initDurationMs":20.25,"restoreDurationMs":3.5,"billedRestoreDurationMs":4},"tracing":{"spanId":"0a1b2c3d4e5f6a7b","type":"X-Amzn-Trace-Id","value":"Root=1-5f84c7a9-0d3b8a6e9e4f2a1b3c5d7e9f;Sampled=1"},"spans":[]}}"#,
-        );
-        let Record::Report(report) = record else {
-            panic!("not a report: {record:?}");
-        };
-        assert_eq!(report.request_id, "r-1");
-        assert_eq!(report.status, Some(Status::Success));
-        assert_eq!(report.metrics.duration_ms, 12.5);
-        assert_eq!(report.metrics.billed_duration_ms, Some(13));
-        assert_eq!(report.metrics.memory_size_mb, Some(256));
-        assert_eq!(report.metrics.max_memory_used_mb, Some(31));
-        assert_eq!(report.metrics.init_duration_ms, Some(20.25));
-        assert_eq!(report.metrics.restore_duration_ms, Some(3.5));
-        assert_eq!(report.metrics.billed_restore_duration_ms, Some(4));
-        assert_eq!(
-            report.tracing.map(|t| t.span_id),
-            Some(Some("0a1b2c3d4e5f6a7b".into()))
-        );
-    }
-
-    #[test]
-    fn every_platform_type_is_typed() {
-        let items = [
-            (
-                r#"{"time":"t","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"provided:al2023.v50","functionName":"orders","functionVersion":"$LATEST","instanceId":"i-1","instanceMaxMemory":256}}"#,
-                "InitStart",
-            ),
-            (
-                r#"{"time":"t","type":"platform.initRuntimeDone","record":{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.ExitError","spans":[{"name":"x","start":"t","durationMs":1.0}]}}"#,
-                "InitRuntimeDone",
-            ),
-            (
-                r#"{"time":"t","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","status":"success","metrics":{"durationMs":30.5}}}"#,
-                "InitReport",
-            ),
-            (
-                r#"{"time":"t","type":"platform.restoreStart","record":{"functionName":"orders"}}"#,
-                "RestoreStart",
-            ),
-            (
-                r#"{"time":"t","type":"platform.restoreRuntimeDone","record":{"status":"success"}}"#,
-                "RestoreRuntimeDone",
-            ),
-            (
-                r#"{"time":"t","type":"platform.restoreReport","record":{"status":"timeout","metrics":{"durationMs":2.0}}}"#,
-                "RestoreReport",
-            ),
-            (
-                r#"{"time":"t","type":"platform.start","record":{"requestId":"r","version":"$LATEST"}}"#,
-                "Start",
-            ),
-            (
-                r#"{"time":"t","type":"platform.runtimeDone","record":{"requestId":"r","status":"timeout","metrics":{"durationMs":3000.0,"producedBytes":0},"spans":[{"name":"responseLatency","start":"t","durationMs":0.5}]}}"#,
-                "RuntimeDone",
-            ),
-            (
-                r#"{"time":"t","type":"platform.extension","record":{"name":"forwarder","state":"Ready","events":["INVOKE","SHUTDOWN"]}}"#,
-                "Extension",
-            ),
-            (
-                r#"{"time":"t","type":"platform.telemetrySubscription","record":{"name":"forwarder","state":"Subscribed","types":["platform","function"]}}"#,
-                "TelemetrySubscription",
-            ),
-            (
-                r#"{"time":"t","type":"platform.logsDropped","record":{"reason":"Consumer seems to have fallen behind","droppedRecords":12,"droppedBytes":3456}}"#,
-                "LogsDropped",
-            ),
-        ];
-        for (item, variant) in items {
-            let record = one(item);
-            let name = format!("{record:?}");
-            assert!(name.starts_with(variant), "{item} read as {name}");
-        }
-    }
-
-    #[test]
-    fn function_lines_are_text_or_json() {
-        assert_eq!(
-            one(r#"{"time":"t","type":"function","record":"hello\n"}"#),
-            Record::Function(LogLine::Text("hello\n".into()))
-        );
-        let Record::ExtensionLog(line) = one(
-            r#"{"time":"t","type":"extension","record":{"timestamp":"t","level":"INFO","message":"ready"}}"#,
-        ) else {
-            panic!("not an extension line");
-        };
-        assert_eq!(line.message(), Some("ready"));
-        assert!(matches!(line, LogLine::Json(_)));
-    }
-
-    #[test]
-    fn an_unknown_type_or_a_misshapen_record_is_kept_raw_and_the_batch_goes_on() {
-        let batch = parse_batch(
-            br#"[{"time":"t1","type":"platform.futureThing","record":{"a":1}},
-                 {"time":"t2","type":"platform.report","record":{"requestId":"r"}},
-                 {"no":"envelope"},
-                 {"time":"t3","type":"platform.start","record":{"requestId":"r-2"}}]"#,
-        )
-        .expect("a batch");
-        assert_eq!(batch.len(), 4);
-        assert_eq!(
-            batch[0].record,
-            Record::Unknown {
-                kind: "platform.futureThing".into(),
-                record: serde_json::json!({"a": 1})
-            }
-        );
-        assert_eq!(batch[0].time, "t1");
-        assert_eq!(
-            batch[1].record,
-            Record::Unknown {
-                kind: "platform.report".into(),
-                record: serde_json::json!({"requestId": "r"})
-            }
-        );
-        assert!(matches!(&batch[2].record, Record::Unknown { kind, .. } if kind.is_empty()));
-        assert!(matches!(&batch[3].record, Record::Start(start) if start.request_id == "r-2"));
-    }
-
-    #[test]
-    fn a_body_that_is_not_an_array_is_an_error() {
-        assert!(parse_batch(b"{\"type\":\"function\"}").is_err());
-        assert!(parse_batch(b"").is_err());
-    }
-
-    #[test]
-    fn a_managed_instances_report_has_its_duration_alone() {
-        let Record::Report(report) = one(
-            r#"{"time":"t","type":"platform.report","record":{"requestId":"r","status":"success","metrics":{"durationMs":4.25}}}"#,
-        ) else {
-            panic!("not a report");
-        };
-        assert_eq!(report.metrics.duration_ms, 4.25);
-        assert_eq!(report.metrics.billed_duration_ms, None);
-        assert_eq!(report.metrics.max_memory_used_mb, None);
-    }
-
-    #[test]
-    fn the_logs_api_report_has_no_status_and_still_reads() {
-        let Record::Report(report) = one(
-            r#"{"time":"t","type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1.5,"billedDurationMs":2,"memorySizeMB":128,"maxMemoryUsedMB":20,"initDurationMs":9.0}}}"#,
-        ) else {
-            panic!("not a report");
-        };
-        assert_eq!(report.status, None);
-        assert_eq!(report.metrics.init_duration_ms, Some(9.0));
-    }
 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::{Emulator, Event, Function, WAIT};
@@ -212,6 +214,108 @@ fn telemetry_batches_are_typed_and_an_unknown_record_does_not_drop_the_batch() {
     let id = api.enqueue(Event::json("{}"));
     assert!(api.wait_complete(&id, WAIT).is_some());
     extension.wait_output(&format!("record report {id}"));
+}
+
+/// Posts `body` on `connection` (kept open) and reads the answer's status.
+fn post_kept_open(connection: &mut TcpStream, body: &str) -> u16 {
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: sandbox.localdomain\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    connection.write_all(head.as_bytes()).unwrap();
+    connection.write_all(body.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            connection.read(&mut byte).unwrap(),
+            1,
+            "the listener closed"
+        );
+        answer.push(byte[0]);
+    }
+    let head = String::from_utf8(answer).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a Content-Length");
+    let mut rest = vec![0; length];
+    connection.read_exact(&mut rest).unwrap();
+    head[9..12].parse().unwrap()
+}
+
+fn function_records(prefix: &str, count: usize, padding: usize) -> String {
+    let pad = "x".repeat(padding);
+    let items: Vec<String> = (0..count)
+        .map(|i| {
+            format!(r#"{{"time":"2026-12-07T10:00:00.000Z","type":"function","record":"{prefix} {i} {pad}"}}"#)
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+#[test]
+fn the_telemetry_listener_serves_kept_open_concurrent_and_large_pushes() {
+    let api = Emulator::start();
+    let extension = external(&api, "telemetry");
+    let subscriber = api.wait_subscribers(1, WAIT).remove(0);
+    let address = subscriber.uri.trim_start_matches("http://").to_owned();
+
+    let mut kept = TcpStream::connect(&address).unwrap();
+    kept.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        post_kept_open(&mut kept, &function_records("kept-a", 3, 0)),
+        200
+    );
+    assert_eq!(
+        post_kept_open(&mut kept, &function_records("kept-b", 3, 0)),
+        200
+    );
+    // A second connection while the first stays open is served beside it.
+    let mut beside = TcpStream::connect(&address).unwrap();
+    beside.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        post_kept_open(&mut beside, &function_records("beside", 3, 0)),
+        200
+    );
+    drop(kept);
+    drop(beside);
+    // New connections after those closed (served by the threads they leave waiting), one with
+    // 1.2 MB of records: more than a connection's buffer holds at first.
+    for round in 0..3 {
+        let mut next = TcpStream::connect(&address).unwrap();
+        next.set_read_timeout(Some(WAIT)).unwrap();
+        let prefix = format!("round-{round}");
+        assert_eq!(
+            post_kept_open(&mut next, &function_records(&prefix, 2, 0)),
+            200
+        );
+    }
+    let mut large = TcpStream::connect(&address).unwrap();
+    large.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        post_kept_open(&mut large, &function_records("large", 2000, 550)),
+        200
+    );
+    // The same connection still serves after the large push.
+    assert_eq!(
+        post_kept_open(&mut large, &function_records("after", 1, 0)),
+        200
+    );
+
+    let output = extension.wait_output("record function after 0");
+    for line in [
+        "record function kept-a 2",
+        "record function kept-b 0",
+        "record function beside 1",
+        "record function round-2 1",
+        "record function large 0 ",
+        "record function large 1999 ",
+    ] {
+        assert!(output.contains(line), "no `{line}`");
+    }
+    assert_eq!(output.matches("record function large ").count(), 2000);
 }
 
 #[test]

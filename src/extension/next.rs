@@ -45,7 +45,7 @@ impl NextThread {
 
     /// Asks for the next event (after the handler has finished with the last one).
     pub(crate) fn ask(&self) {
-        // A thread that has ended has sent its error as its last answer.
+        // Sending fails only once the thread has ended, which `poll_answer` then reports.
         let _ = self.asks.send(());
     }
 

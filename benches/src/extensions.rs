@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lamina_emulator::{Emulator, Event};
 
-use crate::metrics::{median, valgrind_available};
+use crate::metrics::{median, take_total, valgrind_available};
 use crate::subject::{Running, Subject};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -119,14 +119,7 @@ fn instructions(side: &Side, floor: &Subject, invokes: u64, batches: u64) -> Opt
             extension.wait_exit(WAIT)?;
         }
     }
-    let text = std::fs::read_to_string(&out).ok()?;
-    let _ = std::fs::remove_file(&out);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    take_total(&out)
 }
 
 pub fn run(dir: &Path) {

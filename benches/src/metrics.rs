@@ -139,13 +139,18 @@ fn callgrind_total(
             .status();
         running.wait_exit(WAIT)?;
     }
-    let total = read_total(&out);
-    // `LAMINA_BENCH_KEEP_CALLGRIND=1` keeps the profiles for `callgrind_annotate` (with a
-    // build that keeps its symbols: `CARGO_PROFILE_RELEASE_STRIP=none`).
+    take_total(&out)
+}
+
+/// The total of the callgrind profile at `path`, which is then removed, unless
+/// `LAMINA_BENCH_KEEP_CALLGRIND=1` keeps it for `callgrind_annotate` (with a build that keeps
+/// its symbols: `CARGO_PROFILE_RELEASE_STRIP=none`).
+pub fn take_total(path: &Path) -> Option<u64> {
+    let total = read_total(path);
     if std::env::var_os("LAMINA_BENCH_KEEP_CALLGRIND").is_some() {
-        eprintln!("kept {}", out.display());
+        eprintln!("kept {}", path.display());
     } else {
-        let _ = std::fs::remove_file(&out);
+        let _ = std::fs::remove_file(path);
     }
     total
 }

@@ -62,6 +62,14 @@ fn read_record<'de, D: Deserializer<'de>>(kind: &str, record: D) -> Result<Recor
     })
 }
 
+/// The record of `kind` in `raw`, kept aside while the item was read.
+fn read_raw(kind: &str, raw: &RawValue) -> Result<Record, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(raw.get());
+    let record = read_record(kind, &mut reader)?;
+    reader.end()?;
+    Ok(record)
+}
+
 fn log_line(record: Value) -> LogLine {
     match record {
         Value::String(text) => LogLine::Text(text),
@@ -135,10 +143,7 @@ impl<'de> Visitor<'de> for OnePass<'_> {
         let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
         let record = match (record, raw) {
             (Some(record), _) => record,
-            (None, Some(raw)) => {
-                let mut record = serde_json::Deserializer::from_str(raw.get());
-                read_record(&kind, &mut record).map_err(de::Error::custom)?
-            }
+            (None, Some(raw)) => read_raw(&kind, raw).map_err(de::Error::custom)?,
             (None, None) => return Err(de::Error::missing_field("record")),
         };
         self.0.push(Telemetry {
@@ -237,11 +242,9 @@ fn careful_item(item: &RawValue) -> Telemetry {
             },
         };
     };
-    let mut reader = serde_json::Deserializer::from_str(record.get());
-    let typed = read_record(&kind, &mut reader).and_then(|typed| reader.end().map(|()| typed));
     Telemetry {
         time: time.into_owned(),
-        record: typed.unwrap_or_else(|_| Record::Unknown {
+        record: read_raw(&kind, record).unwrap_or_else(|_| Record::Unknown {
             kind: kind.into_owned(),
             record: raw_json(record),
         }),

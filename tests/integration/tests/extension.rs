@@ -102,7 +102,7 @@ fn a_handler_error_or_panic_on_one_invoke_is_logged_and_the_next_event_still_com
                 extension.output()
             );
         }
-        let output = extension.output();
+        let output = extension.wait_output_times("the extension's handler failed on INVOKE", 2);
         let expected = if mode == "panic" {
             "the forwarder's buffer is corrupt"
         } else {
@@ -216,6 +216,12 @@ fn telemetry_batches_are_typed_and_an_unknown_record_does_not_drop_the_batch() {
     extension.wait_output(&format!("record report {id}"));
 }
 
+fn connect(address: &str) -> TcpStream {
+    let connection = TcpStream::connect(address).unwrap();
+    connection.set_read_timeout(Some(WAIT)).unwrap();
+    connection
+}
+
 /// Posts `body` on `connection` (kept open) and reads the answer's status.
 fn post_kept_open(connection: &mut TcpStream, body: &str) -> u16 {
     let head = format!(
@@ -262,8 +268,7 @@ fn the_telemetry_listener_serves_kept_open_concurrent_and_large_pushes() {
     let subscriber = api.wait_subscribers(1, WAIT).remove(0);
     let address = subscriber.uri.trim_start_matches("http://").to_owned();
 
-    let mut kept = TcpStream::connect(&address).unwrap();
-    kept.set_read_timeout(Some(WAIT)).unwrap();
+    let mut kept = connect(&address);
     assert_eq!(
         post_kept_open(&mut kept, &function_records("kept-a", 3, 0)),
         200
@@ -273,8 +278,7 @@ fn the_telemetry_listener_serves_kept_open_concurrent_and_large_pushes() {
         200
     );
     // A second connection while the first stays open is served beside it.
-    let mut beside = TcpStream::connect(&address).unwrap();
-    beside.set_read_timeout(Some(WAIT)).unwrap();
+    let mut beside = connect(&address);
     assert_eq!(
         post_kept_open(&mut beside, &function_records("beside", 3, 0)),
         200
@@ -284,16 +288,14 @@ fn the_telemetry_listener_serves_kept_open_concurrent_and_large_pushes() {
     // New connections after those closed (served by the threads they leave waiting), one with
     // 1.2 MB of records: more than a connection's buffer holds at first.
     for round in 0..3 {
-        let mut next = TcpStream::connect(&address).unwrap();
-        next.set_read_timeout(Some(WAIT)).unwrap();
+        let mut next = connect(&address);
         let prefix = format!("round-{round}");
         assert_eq!(
             post_kept_open(&mut next, &function_records(&prefix, 2, 0)),
             200
         );
     }
-    let mut large = TcpStream::connect(&address).unwrap();
-    large.set_read_timeout(Some(WAIT)).unwrap();
+    let mut large = connect(&address);
     assert_eq!(
         post_kept_open(&mut large, &function_records("large", 2000, 550)),
         200
@@ -367,7 +369,11 @@ fn under_managed_instances_an_external_extension_registers_for_shutdown_only() {
             &["SHUTDOWN"]
         };
         assert_eq!(registered[0].events, expected, "{mode}");
-        let output = extension.output();
+        let output = match mode {
+            "invoke-only" => extension.wait_output("not registering for INVOKE"),
+            "logs" => extension.wait_output("no Logs API"),
+            _ => extension.output(),
+        };
         if mode == "invoke-only" {
             assert!(output.contains("not registering for INVOKE"), "{output}");
         }

@@ -123,10 +123,16 @@ impl Function {
 
     /// Waits until the output contains `text`; returns the output either way.
     pub fn wait_output(&self, text: &str) -> String {
+        self.wait_output_times(text, 1)
+    }
+
+    /// Waits until the output contains `text` `times` times (lines reach it through a reader
+    /// thread, after the process wrote them); returns the output either way.
+    pub fn wait_output_times(&self, text: &str, times: usize) -> String {
         let until = Instant::now() + WAIT;
         loop {
             let output = self.output();
-            if output.contains(text) || Instant::now() >= until {
+            if output.matches(text).count() >= times || Instant::now() >= until {
                 return output;
             }
             thread::sleep(Duration::from_millis(10));
